@@ -1,0 +1,1 @@
+"""The gateway: one HTTP endpoint for every emulated AWS API."""

@@ -1,0 +1,57 @@
+"""The service record: kind ``service``, id ``<cluster>/<service name>`` (the tail of its ARN).
+
+    {"spec":   {... what CreateService/UpdateService/DeleteService asked for, status
+                ACTIVE or DRAINING, and "deployments": the deployments created, oldest first;
+                the last one is PRIMARY ...},
+     "status": {... what the scheduler did: "deployments" {id: counts, rolloutState},
+                "events" newest first, "inactive" once a DRAINING service has no tasks ...}}
+
+Invariants:
+- API providers write ``spec``; the reconciler writes ``status``.
+- A deployment id is ``ecs-svc/<19 digits>``; the service's tasks carry it as ``startedBy``.
+- An old deployment leaves ``deployments`` once it has no tasks left (status "retired").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Record = dict[str, Any]
+
+DEFAULT_DEPLOYMENT_CONFIGURATION: Record = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+    "strategy": "ROLLING",
+}
+MAX_EVENTS = 100
+
+
+def new_deployment(deployment_id: str, spec: Record, now: float) -> Record:
+    """A deployment of the service's current task definition and launch settings."""
+    deployment: Record = {
+        "id": deployment_id,
+        "taskDefinition": spec["taskDefinition"],
+        "createdAt": now,
+        "launchType": spec.get("launchType"),
+    }
+    for member in ("capacityProviderStrategy", "platformVersion", "platformFamily", "networkConfiguration"):
+        if spec.get(member):
+            deployment[member] = spec[member]
+    if deployment["launchType"] is None:
+        del deployment["launchType"]
+    return deployment
+
+
+def is_inactive(service: Record) -> bool:
+    return bool(service["status"].get("inactive"))
+
+
+def visible_status(service: Record) -> str:
+    """ACTIVE, DRAINING, or INACTIVE once the scheduler has drained a deleted service."""
+    return "INACTIVE" if is_inactive(service) else str(service["spec"]["status"])
+
+
+def primary(service: Record) -> Record:
+    deployment: Record = service["spec"]["deployments"][-1]
+    return deployment

@@ -1,0 +1,1 @@
+"""Wire protocols: parsing, serializing and validating AWS requests, driven by shapes."""

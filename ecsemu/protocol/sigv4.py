@@ -1,0 +1,33 @@
+"""Who and where a request is for, read from its SigV4 Authorization header.
+
+No signature is verified: the emulator trusts its callers. The credential scope gives the
+region; a 12-digit access key id is taken as the account (a common local convention).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+class Caller(NamedTuple):
+    access_key_id: str | None
+    region: str | None
+    service: str | None
+
+
+def read_caller(authorization: str | None) -> Caller:
+    if not authorization:
+        return Caller(None, None, None)
+    match = _CREDENTIAL.search(authorization)
+    if match is None:
+        return Caller(None, None, None)
+    return Caller(match.group(1), match.group(2), match.group(3))
+
+
+def account_for(access_key_id: str | None, default_account: str) -> str:
+    if access_key_id and len(access_key_id) == 12 and access_key_id.isdigit():
+        return access_key_id
+    return default_account

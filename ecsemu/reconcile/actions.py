@@ -1,0 +1,78 @@
+"""What the planner asks the executor to do. Plain, immutable data.
+
+Every action is idempotent: applying it twice leaves the world as applying it once.
+Keys are store ids (``<cluster>/<task id>``, ``<cluster>/<service name>``) within a scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecsemu.context import Scope
+from ecsemu.runtime.base import TaskLaunch
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Ask the runtime to create and start a task's containers."""
+
+    launch: TaskLaunch
+
+
+@dataclass(frozen=True)
+class StopContainers:
+    task_arn: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class RemoveContainers:
+    task_arn: str
+
+
+@dataclass(frozen=True)
+class SetTaskStatus:
+    """Replace a task's status with the one the planner computed."""
+
+    scope: Scope
+    key: str
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ForgetTask:
+    """Drop a STOPPED task whose retention period has passed."""
+
+    scope: Scope
+    key: str
+
+
+@dataclass(frozen=True)
+class PlaceTasks:
+    """Create new task records for a service's deployment (the scheduler's spec write)."""
+
+    scope: Scope
+    service_key: str
+    deployment_id: str
+    task_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopTask:
+    """Ask a task to stop (the scheduler's spec write): scale-in, failed health, draining."""
+
+    scope: Scope
+    key: str
+    stop_code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SetServiceStatus:
+    scope: Scope
+    key: str
+    status: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | SetServiceStatus

@@ -1,0 +1,118 @@
+"""Applies the planner's actions: runtime calls and store writes. Every action is idempotent.
+
+The executor writes task and service ``status``; it writes ``spec`` only for the scheduler's
+own decisions (placing a service's tasks, asking one to stop), re-checking the record first so
+a change made by an API call since the snapshot wins.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ecsemu.model import service as service_model
+from ecsemu.model import task as task_model
+from ecsemu.reconcile.actions import (
+    Action,
+    ForgetTask,
+    Launch,
+    PlaceTasks,
+    RemoveContainers,
+    SetServiceStatus,
+    SetTaskStatus,
+    StopContainers,
+    StopTask,
+)
+from ecsemu.runtime.base import ContainerRuntime
+from ecsemu.state.store import Store
+
+log = logging.getLogger(__name__)
+Record = dict[str, Any]
+
+
+class Executor:
+    def __init__(self, store: Store, runtime: ContainerRuntime) -> None:
+        self.store = store
+        self.runtime = runtime
+
+    def apply(self, actions: list[Action], now: float) -> None:
+        for action in actions:
+            try:
+                self._apply(action, now)
+            except Exception:  # one failed action must not stop the others
+                log.exception("action failed: %r", action)
+
+    def _apply(self, action: Action, now: float) -> None:
+        match action:
+            case Launch(launch=launch):
+                self.runtime.launch(launch)
+            case StopContainers(task_arn=task_arn, timeout_s=timeout_s):
+                self.runtime.stop(task_arn, timeout_s)
+            case RemoveContainers(task_arn=task_arn):
+                self.runtime.remove(task_arn)
+            case SetTaskStatus(scope=scope, key=key, status=status):
+                self.store.update(scope, "task", key, lambda task: task.__setitem__("status", status))
+            case ForgetTask(scope=scope, key=key):
+                self.store.delete(scope, "task", key)
+            case SetServiceStatus(scope=scope, key=key, status=status):
+                self.store.update(scope, "service", key, lambda service: service.__setitem__("status", status))
+            case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
+
+                def stop(task: Record) -> None:
+                    task_model.request_stop(task, stop_code=code, reason=reason, now=now)
+
+                self.store.update(scope, "task", key, stop)
+            case PlaceTasks():
+                self._place(action, now)
+
+    def _place(self, action: PlaceTasks, now: float) -> None:
+        with self.store.transaction():
+            service = self.store.get(action.scope, "service", action.service_key)
+            if service is None or service_model.visible_status(service) != "ACTIVE":
+                return
+            spec = service["spec"]
+            deployment = next((d for d in spec["deployments"] if d["id"] == action.deployment_id), None)
+            if deployment is None or deployment["id"] != spec["deployments"][-1]["id"]:
+                return
+            family_revision = deployment["taskDefinition"].split("/", 1)[1]
+            definition = self.store.get(action.scope, "taskdef", family_revision)
+            if definition is None:
+                return
+            tags = _propagated_tags(spec, definition)
+            strategy = deployment.get("capacityProviderStrategy") or []
+            for task_id in action.task_ids:
+                key = f"{spec['clusterName']}/{task_id}"
+                if self.store.get(action.scope, "task", key) is not None:
+                    continue
+                record = task_model.new_task(
+                    action.scope,
+                    task_id=task_id,
+                    cluster_name=spec["clusterName"],
+                    definition=definition,
+                    now=now,
+                    started_by=deployment["id"],
+                    group=f"service:{spec['serviceName']}",
+                    launch_type=deployment.get("launchType"),
+                    capacity_provider=strategy[0]["capacityProvider"] if strategy else None,
+                    network_configuration=deployment.get("networkConfiguration"),
+                    tags=tags,
+                    service_name=spec["serviceName"],
+                    deployment_id=deployment["id"],
+                    enable_execute_command=bool(spec.get("enableExecuteCommand")),
+                    platform_version=deployment.get("platformVersion") if deployment.get("platformVersion") != "LATEST" else None,
+                )
+                self.store.put(action.scope, "task", key, record)
+
+
+def _propagated_tags(spec: Record, definition: Record) -> list[dict[str, str]]:
+    tags: list[dict[str, str]] = []
+    if spec.get("propagateTags") == "SERVICE":
+        tags += spec.get("tags", [])
+    elif spec.get("propagateTags") == "TASK_DEFINITION":
+        tags += definition.get("tags", [])
+    if spec.get("enableECSManagedTags"):
+        tags += [
+            {"key": "aws:ecs:clusterName", "value": spec["clusterName"]},
+            {"key": "aws:ecs:serviceName", "value": spec["serviceName"]},
+        ]
+    return tags

@@ -1,0 +1,69 @@
+"""``plan(world, observed, now, ids)``: every action the world needs next. Pure.
+
+``World`` is a snapshot of the desired state (tasks, services and the task definitions they
+use, per scope). ``observed`` is the runtime's view, keyed by task ARN. Containers the
+runtime holds for tasks that no longer exist are removed: that is how orphans left by a
+crash are cleaned up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecsemu.context import Scope
+from ecsemu.reconcile.actions import Action, RemoveContainers
+from ecsemu.reconcile.ids import Ids
+from ecsemu.reconcile.scheduler import plan_service
+from ecsemu.reconcile.task_lifecycle import TaskSettings, plan_task
+from ecsemu.runtime.base import ObservedTask
+
+Record = dict[str, Any]
+
+
+@dataclass
+class ScopeState:
+    tasks: dict[str, Record] = field(default_factory=dict)  # key → task record
+    services: dict[str, Record] = field(default_factory=dict)  # key → service record
+    definitions: dict[str, Record] = field(default_factory=dict)  # task definition ARN → record
+
+
+@dataclass
+class World:
+    scopes: dict[Scope, ScopeState] = field(default_factory=dict)
+
+
+def plan(
+    world: World, observed: dict[str, ObservedTask], now: float, ids: Ids, settings: TaskSettings
+) -> list[Action]:
+    actions: list[Action] = []
+    known_arns: set[str] = set()
+    for scope, state in world.scopes.items():
+        tasks_by_service: dict[str, list[Record]] = defaultdict(list)
+        for key, task in state.tasks.items():
+            spec = task["spec"]
+            known_arns.add(spec["taskArn"])
+            definition = state.definitions.get(spec["taskDefinitionArn"])
+            actions += plan_task(scope, key, task, observed.get(spec["taskArn"]), definition, now, ids, settings)
+            if "serviceName" in spec:
+                tasks_by_service[f"{spec['clusterName']}/{spec['serviceName']}"].append(task)
+        for key, service in state.services.items():
+            actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids)
+    for task_arn in observed:
+        if task_arn not in known_arns:
+            actions.append(RemoveContainers(task_arn))
+    return actions
+
+
+def in_motion(world: World) -> bool:
+    """Whether anything is between states, so the loop should look again soon."""
+    for state in world.scopes.values():
+        for task in state.tasks.values():
+            last = task["status"].get("lastStatus", "PROVISIONING")
+            if last != "STOPPED" and (last != "RUNNING" or task["spec"]["desiredStatus"] != "RUNNING"):
+                return True
+        for service in state.services.values():
+            if not service["status"].get("steady") and not service["status"].get("inactive"):
+                return True
+    return False

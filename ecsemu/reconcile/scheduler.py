@@ -1,0 +1,268 @@
+"""The service scheduler: what one service needs next, as a pure function.
+
+Vocabulary:
+- *live* tasks: the service's tasks still desired RUNNING (not asked to stop).
+- *healthy* tasks: live, RUNNING, and not failing a health check (a task whose essential
+  containers have health checks counts only once they report HEALTHY).
+- *failed* tasks: stopped tasks of a deployment whose stop the scheduler did not ask for
+  (TaskFailedToStart, EssentialContainerExited, failed health checks).
+- The PRIMARY deployment is the newest; older ones are ACTIVE until they have no tasks.
+
+Rules (ECS's rolling update):
+- Never more than floor(desired × maximumPercent / 100) live tasks while a deployment rolls,
+  and never stop an old task if that leaves fewer than ceil(desired × minimumHealthyPercent
+  / 100) healthy ones. Scaling (desiredCount changes) and replacing failed tasks are not
+  bound by the minimum.
+- Only tasks whose ``serviceName`` is this service are ever counted or stopped.
+- Repeated failures throttle launches: after 3 failed tasks in a deployment, each launch
+  waits 2^(n-3) s (at most 30 s) after the last failure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ecsemu.context import Scope
+from ecsemu.model import service as service_model
+from ecsemu.model import task as task_model
+from ecsemu.reconcile.actions import Action, PlaceTasks, SetServiceStatus, StopTask
+from ecsemu.reconcile.ids import Ids
+
+Record = dict[str, Any]
+
+FAILURE_CODES = frozenset({"TaskFailedToStart", "EssentialContainerExited"})
+HEALTH_FAILURE = "Task failed container health checks"
+THROTTLE_AFTER = 3
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class _Tasks:
+    """A service's tasks, sorted into what the rules need."""
+
+    live: list[Record]
+    unstopped: list[Record]
+    stopped: list[Record]
+
+
+def _task_id(task: Record) -> str:
+    return str(task["spec"]["taskId"])
+
+
+def is_healthy(task: Record) -> bool:
+    status = task["status"]
+    if status.get("lastStatus") != "RUNNING":
+        return False
+    health = status.get("healthStatus", "UNKNOWN")
+    has_checks = any(c.get("healthCheck") for c in task["spec"]["containers"] if c["essential"])
+    return health == "HEALTHY" if has_checks else health != "UNHEALTHY"
+
+
+def _sort(tasks: list[Record]) -> _Tasks:
+    live = [t for t in tasks if task_model.desired_status(t) == "RUNNING"]
+    unstopped = [t for t in tasks if not task_model.is_stopped(t)]
+    stopped = [t for t in tasks if task_model.is_stopped(t)]
+    return _Tasks(live, unstopped, stopped)
+
+
+def _failed(tasks: list[Record]) -> list[Record]:
+    failed = []
+    for task in tasks:
+        code, reason = task_model.stop_reason(task)
+        if code in FAILURE_CODES or (code == "ServiceSchedulerInitiated" and reason == HEALTH_FAILURE):
+            failed.append(task)
+    return failed
+
+
+def _stop_order(task: Record) -> tuple[int, float]:
+    """Stop the least useful first: not yet running, then the newest."""
+    return (1 if task["status"].get("lastStatus") == "RUNNING" else 0, -float(task["spec"]["createdAt"]))
+
+
+def plan_service(
+    scope: Scope, key: str, service: Record, tasks: list[Record], now: float, ids: Ids
+) -> list[Action]:
+    spec, old = service["spec"], service["status"]
+    if service_model.is_inactive(service) or spec["deploymentController"]["type"] != "ECS":
+        return []
+    status: Record = {**old, "deployments": {k: dict(v) for k, v in old.get("deployments", {}).items()}}
+    status.setdefault("events", [])
+    actions: list[Action] = []
+    events: list[str] = []
+    name = spec["serviceName"]
+    deployments = [d for d in spec["deployments"] if not status["deployments"].get(d["id"], {}).get("retired")]
+    by_deployment = {d["id"]: _sort([t for t in tasks if t["spec"].get("deploymentId") == d["id"]]) for d in deployments}
+    primary = deployments[-1] if deployments else None
+
+    if spec["status"] == "DRAINING":
+        live = [t for group in by_deployment.values() for t in group.live]
+        for task in live:
+            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
+        if live:
+            events.append(f"(service {name}) has stopped {len(live)} running tasks: {_ids(live)}.")
+        if not any(group.unstopped for group in by_deployment.values()):
+            status["inactive"] = True
+    elif primary is not None:
+        actions += _replace_unhealthy(scope, spec, by_deployment, now, events)
+        actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status)
+
+    _count(spec, status, deployments, by_deployment, now, events)
+    if events:
+        new_events = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(events)]
+        status["events"] = (new_events + status["events"])[: service_model.MAX_EVENTS]
+    if status != old:
+        actions.append(SetServiceStatus(scope, key, status))
+    return actions
+
+
+def task_model_key(task: Record) -> str:
+    return f"{task['spec']['clusterName']}/{task['spec']['taskId']}"
+
+
+def _ids(tasks: list[Record]) -> str:
+    return " ".join(f"(task {_task_id(t)})" for t in tasks)
+
+
+def _scaling_reason(primary: Record | None) -> str:
+    deployment = primary["id"] if primary else "unknown"
+    return f"Scaling activity initiated by (deployment {deployment})"
+
+
+def _replace_unhealthy(
+    scope: Scope, spec: Record, by_deployment: dict[str, _Tasks], now: float, events: list[str]
+) -> list[Action]:
+    grace = float(spec.get("healthCheckGracePeriodSeconds") or 0)
+    actions: list[Action] = []
+    for group in by_deployment.values():
+        for task in group.live:
+            status = task["status"]
+            started = float(status.get("startedAt") or now)
+            if status.get("healthStatus") == "UNHEALTHY" and now - started >= grace:
+                actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", HEALTH_FAILURE))
+                events.append(f"(service {spec['serviceName']}) (task {_task_id(task)}) failed container health checks.")
+                group.live.remove(task)
+    return actions
+
+
+def _roll(
+    scope: Scope,
+    key: str,
+    spec: Record,
+    deployments: list[Record],
+    by_deployment: dict[str, _Tasks],
+    now: float,
+    ids: Ids,
+    events: list[str],
+    status: Record,
+) -> list[Action]:
+    name = spec["serviceName"]
+    primary = deployments[-1]
+    desired = int(spec["desiredCount"])
+    configuration = spec["deploymentConfiguration"]
+    maximum = math.floor(desired * configuration["maximumPercent"] / 100)
+    minimum_healthy = math.ceil(desired * configuration["minimumHealthyPercent"] / 100)
+    new = by_deployment[primary["id"]]
+    old_live = [t for d in deployments[:-1] for t in by_deployment[d["id"]].live]
+    actions: list[Action] = []
+
+    # Scale in: the primary has more than it should.
+    excess = len(new.live) - desired
+    if excess > 0:
+        victims = sorted(new.live, key=_stop_order)[:excess]
+        for task in victims:
+            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
+            new.live.remove(task)
+        events.append(f"(service {name}) has stopped {len(victims)} running tasks: {_ids(victims)}.")
+
+    # Stop old tasks, keeping the minimum healthy.
+    healthy = sum(1 for t in new.live + old_live if is_healthy(t))
+    stoppable = healthy - minimum_healthy
+    stopped_old = []
+    for task in sorted(old_live, key=_stop_order):
+        if not is_healthy(task):
+            stopped_old.append(task)
+        elif stoppable > 0:
+            stopped_old.append(task)
+            stoppable -= 1
+    for task in stopped_old:
+        actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
+        old_live.remove(task)
+    if stopped_old:
+        events.append(f"(service {name}) has stopped {len(stopped_old)} running tasks: {_ids(stopped_old)}.")
+
+    # Start new tasks, within maximumPercent while old tasks remain.
+    need = desired - len(new.live)
+    room = need if not old_live else min(need, maximum - len(new.live) - len(old_live))
+    if need > 0 and room <= 0 and not stopped_old:
+        if not status.get("stuck"):
+            events.append(
+                f"(service {name}) was unable to stop or start tasks during a deployment because of the service "
+                "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
+            )
+        status["stuck"] = True
+    else:
+        status.pop("stuck", None)
+    if room > 0:
+        wait_until = _throttled_until(_failed(new.stopped), now)
+        if wait_until > now:
+            if not status.get("throttled"):
+                events.append(f"(service {name}) is unable to consistently start tasks successfully.")
+            status["throttled"] = True
+            status["nextLaunchAt"] = wait_until
+        else:
+            status.pop("throttled", None)
+            status.pop("nextLaunchAt", None)
+            task_ids = tuple(ids.task_id() for _ in range(room))
+            actions.append(PlaceTasks(scope, key, primary["id"], task_ids))
+            listed = " ".join(f"(task {task_id})" for task_id in task_ids)
+            events.append(f"(service {name}) has started {room} tasks: {listed}.")
+    return actions
+
+
+def _throttled_until(failed: list[Record], now: float) -> float:
+    if len(failed) < THROTTLE_AFTER:
+        return now
+    last_failure = max(float(t["status"].get("stoppedAt") or now) for t in failed)
+    return last_failure + min(2.0 ** (len(failed) - THROTTLE_AFTER), MAX_BACKOFF_S)
+
+
+def _count(
+    spec: Record, status: Record, deployments: list[Record], by_deployment: dict[str, _Tasks], now: float, events: list[str]
+) -> None:
+    name = spec["serviceName"]
+    primary_id = deployments[-1]["id"] if deployments else None
+    for deployment in deployments:
+        group = by_deployment[deployment["id"]]
+        entry = status["deployments"].setdefault(deployment["id"], {})
+        running = sum(1 for t in group.unstopped if t["status"].get("lastStatus") == "RUNNING")
+        pending = sum(1 for t in group.unstopped if t["status"].get("lastStatus") in task_model.PENDING_STATES)
+        counts = {"runningCount": running, "pendingCount": pending, "failedTasks": len(_failed(group.stopped))}
+        if deployment["id"] != primary_id:
+            counts["desiredCount"] = len(group.live)
+            if not group.unstopped and spec["status"] == "ACTIVE":
+                counts["retired"] = True
+        changed = any(entry.get(k) != v for k, v in counts.items())
+        entry.update(counts)
+        if changed:
+            entry["updatedAt"] = now
+    if primary_id is None or spec["status"] != "ACTIVE":
+        return
+    entry = status["deployments"][primary_id]
+    others = [d for d in deployments[:-1] if not status["deployments"][d["id"]].get("retired")]
+    group = by_deployment[primary_id]
+    healthy = sum(1 for t in group.live if is_healthy(t))
+    settled = not others and healthy == spec["desiredCount"] and len(group.unstopped) == spec["desiredCount"]
+    if entry.get("rolloutState", "IN_PROGRESS") == "IN_PROGRESS":
+        entry["rolloutState"] = "IN_PROGRESS"
+        entry["rolloutStateReason"] = f"ECS deployment {primary_id} in progress."
+        if settled:
+            entry["rolloutState"] = "COMPLETED"
+            entry["rolloutStateReason"] = f"ECS deployment {primary_id} completed."
+            entry["updatedAt"] = now
+            events.append(f"(service {name}) (deployment {primary_id}) deployment completed.")
+    steady = settled and entry["rolloutState"] == "COMPLETED"
+    if steady and not status.get("steady"):
+        events.append(f"(service {name}) has reached a steady state.")
+    status["steady"] = steady

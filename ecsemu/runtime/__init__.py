@@ -1,0 +1,1 @@
+"""Container runtimes behind the ``ContainerRuntime`` port: simulated, and (later) docker."""

@@ -1,0 +1,79 @@
+"""The ``ContainerRuntime`` port: what the reconciler asks of a place that runs containers.
+
+Vocabulary:
+- A *launch* is everything needed to run one task's containers (``TaskLaunch``); container
+  definitions are ECS's own dicts, with RunTask overrides already applied.
+- An *observation* (``ObservedTask``) is what the runtime sees of one task now.
+
+Invariants every runtime keeps:
+- ``launch``, ``stop`` and ``remove`` are idempotent and return quickly; slow work (pulls,
+  starts, grace periods) happens in the background and shows up in ``observe``.
+- ``observe`` reports every task the runtime holds containers for, including ones it finds
+  that no launch of this process asked for (after a restart): that is how they are adopted
+  or removed.
+- ``subscribe`` registers a callback the runtime calls (with no arguments) when something
+  changed, so the reconciler can wake at once instead of at its next resync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ContainerState = Literal["pulling", "created", "running", "exited"]
+Health = Literal["HEALTHY", "UNHEALTHY", "UNKNOWN"]
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    task_arn: str
+    task_id: str
+    cluster: str
+    family: str
+    revision: int
+    network_mode: str
+    containers: list[dict[str, Any]]
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    cpu: str = ""
+    memory: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    name: str
+    state: ContainerState
+    exit_code: int | None = None
+    reason: str | None = None
+    health: Health = "UNKNOWN"
+    runtime_id: str | None = None
+    image_digest: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    network_bindings: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservedTask:
+    task_arn: str
+    containers: dict[str, ObservedContainer]
+    failure: str | None = None  # the launch failed for good: "CannotPullContainerError: ..."
+    failed_container: str | None = None
+    pull_started_at: float | None = None
+    pull_stopped_at: float | None = None
+
+
+class ContainerRuntime(Protocol):
+    name: str
+
+    def launch(self, launch: TaskLaunch) -> None: ...
+
+    def stop(self, task_arn: str, timeout_s: float) -> None: ...
+
+    def remove(self, task_arn: str) -> None: ...
+
+    def observe(self) -> dict[str, ObservedTask]: ...
+
+    def subscribe(self, callback: Callable[[], None]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Service providers: one package per emulated AWS service. No HTTP, no Docker here."""

@@ -1,0 +1,1 @@
+"""Placeholder: operations of this resource kind are answered as not supported yet."""

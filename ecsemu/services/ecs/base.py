@@ -1,0 +1,126 @@
+"""What every ECS operation shares: the call's context, the operation registry, pagination,
+and resolving a cluster named by name or ARN.
+
+Vocabulary:
+- An *operation* is a function ``(call, params) -> result`` registered under its ECS name with
+  ``@operation("CreateCluster")``. It reads and writes the store through ``call``.
+- Records are kept per scope (account, region) under a *kind*; see each resource module for
+  its kind and id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ecsemu.context import RequestContext, Scope
+from ecsemu.services.ecs import arns
+from ecsemu.services.ecs.errors import ClusterNotFoundException, InvalidParameterException
+from ecsemu.state.store import Record, Store
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+Operation = Callable[["Call", Params], Result]
+
+OPERATIONS: dict[str, Operation] = {}
+
+DEFAULT_CLUSTER = "default"
+
+
+def operation(name: str) -> Callable[[Operation], Operation]:
+    """Register a function as the implementation of the ECS operation ``name``."""
+
+    def register(function: Operation) -> Operation:
+        OPERATIONS[name] = function
+        return function
+
+    return register
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Emulator options that change what the API answers."""
+
+    stopped_task_retention_s: float = 3600.0
+    allow_host_access: bool = False
+
+
+@dataclass
+class Call:
+    """One API call: the request context, the store, and the time it is handled at."""
+
+    context: RequestContext
+    store: Store
+    settings: Settings = field(default_factory=Settings)
+    now: float = field(default_factory=time.time)
+
+    @property
+    def scope(self) -> Scope:
+        return self.context.scope
+
+    def arn(self, resource_type: str, resource: str) -> str:
+        return arns.arn(self.scope, resource_type, resource)
+
+    # -- clusters, needed by almost every operation ----------------------------------------
+
+    def cluster_name(self, name_or_arn: str | None) -> str:
+        if not name_or_arn:
+            return DEFAULT_CLUSTER
+        return arns.last_segment(name_or_arn)
+
+    def find_cluster(self, name_or_arn: str | None) -> Record | None:
+        record = self.store.get(self.scope, "cluster", self.cluster_name(name_or_arn))
+        if record is None or record.get("status") == "INACTIVE":
+            return None
+        return record
+
+    def require_cluster(self, name_or_arn: str | None) -> Record:
+        record = self.find_cluster(name_or_arn)
+        if record is None:
+            raise ClusterNotFoundException()
+        return record
+
+
+T = TypeVar("T")
+
+
+def paginate(items: Sequence[T], params: Params, *, default_max: int = 100, limit: int = 100) -> tuple[list[T], str | None]:
+    """Cut ``items`` into one page by ``maxResults``/``nextToken``; return it and the next token."""
+    max_results = params.get("maxResults")
+    if max_results is None:
+        max_results = default_max
+    elif not 1 <= int(max_results) <= limit:
+        raise InvalidParameterException(f"maxResults must be between 1 and {limit}.")
+    start = 0
+    token = params.get("nextToken")
+    if token:
+        try:
+            start = int(json.loads(base64.b64decode(token, validate=True))["offset"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as error:
+            raise InvalidParameterException("Invalid nextToken.") from error
+    page = list(items[start : start + int(max_results)])
+    end = start + len(page)
+    next_token = None
+    if end < len(items):
+        next_token = base64.b64encode(json.dumps({"offset": end}).encode()).decode()
+    return page, next_token
+
+
+def page_result(key: str, items: list[Any], next_token: str | None) -> Result:
+    result: Result = {key: items}
+    if next_token:
+        result["nextToken"] = next_token
+    return result
+
+
+def require(params: Params, name: str) -> Any:
+    """A required member; the schema check catches most, this guards the ones it cannot."""
+    value = params.get(name)
+    if value is None or value == "":
+        raise InvalidParameterException(f"{name} can not be blank.")
+    return value

@@ -1,0 +1,251 @@
+"""Clusters. Kind ``cluster``, id = cluster name.
+
+Invariants:
+- A record holds only what the API wrote (name, settings, configuration, capacity providers,
+  tags, status ACTIVE or INACTIVE). The counts DescribeClusters shows are derived from the
+  tasks, services and container instances at the moment of the call, so they are always true.
+- A deleted cluster stays describable as INACTIVE; creating it again makes it ACTIVE anew.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
+from ecsemu.services.ecs.errors import (
+    ClusterContainsContainerInstancesException,
+    ClusterContainsServicesException,
+    ClusterContainsTasksException,
+    InvalidParameterException,
+)
+from ecsemu.services.ecs.tags import validate_tags
+from ecsemu.state.store import Record
+
+KIND = "cluster"
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+PENDING_STATES = {"PROVISIONING", "PENDING", "ACTIVATING"}
+DEFAULT_SETTINGS = [{"name": "containerInsights", "value": "disabled"}]
+
+
+def in_cluster(record_id: str, cluster_name: str) -> bool:
+    return record_id.startswith(cluster_name + "/")
+
+
+def _counts(call: Call, name: str) -> dict[str, int]:
+    running = pending = 0
+    for task in call.store.list(call.scope, "task"):
+        if task["spec"]["clusterName"] != name:
+            continue
+        last_status = task["status"].get("lastStatus", "PROVISIONING")
+        if last_status == "RUNNING":
+            running += 1
+        elif last_status in PENDING_STATES:
+            pending += 1
+    services = sum(
+        1
+        for record_id in call.store.ids(call.scope, "service")
+        if in_cluster(record_id, name) and _service_active(call, record_id)
+    )
+    instances = sum(
+        1
+        for instance in call.store.list(call.scope, "container_instance")
+        if instance.get("clusterName") == name and instance.get("status") != "INACTIVE"
+    )
+    return {
+        "registeredContainerInstancesCount": instances,
+        "runningTasksCount": running,
+        "pendingTasksCount": pending,
+        "activeServicesCount": services,
+    }
+
+
+def _service_active(call: Call, record_id: str) -> bool:
+    service = call.store.get(call.scope, "service", record_id)
+    return service is not None and service["spec"]["status"] == "ACTIVE" and not service["status"].get("inactive")
+
+
+def render(call: Call, record: Record, include: list[str]) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "clusterArn": record["clusterArn"],
+        "clusterName": record["clusterName"],
+        "status": record["status"],
+        **_counts(call, record["clusterName"]),
+        "statistics": [],
+        "capacityProviders": record.get("capacityProviders", []),
+        "defaultCapacityProviderStrategy": record.get("defaultCapacityProviderStrategy", []),
+    }
+    if record.get("configuration"):
+        cluster["configuration"] = record["configuration"]
+    if record.get("serviceConnectDefaults"):
+        cluster["serviceConnectDefaults"] = record["serviceConnectDefaults"]
+    if "SETTINGS" in include:
+        cluster["settings"] = record.get("settings", DEFAULT_SETTINGS)
+    if "TAGS" in include:
+        cluster["tags"] = record.get("tags", [])
+    if "ATTACHMENTS" in include:
+        cluster["attachments"] = []
+    if "STATISTICS" in include:
+        cluster["statistics"] = _statistics(cluster)
+    return cluster
+
+
+def _statistics(cluster: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"name": "runningFargateTasksCount", "value": str(cluster["runningTasksCount"])},
+        {"name": "pendingFargateTasksCount", "value": str(cluster["pendingTasksCount"])},
+        {"name": "activeFargateServiceCount", "value": str(cluster["activeServicesCount"])},
+    ]
+
+
+def _settings(params: Params) -> list[dict[str, str]]:
+    settings = {item["name"]: item["value"] for item in DEFAULT_SETTINGS}
+    for item in params.get("settings", []):
+        if item.get("name") != "containerInsights":
+            raise InvalidParameterException(f"Invalid cluster setting name: {item.get('name')}")
+        if item.get("value") not in ("enabled", "disabled", "enhanced"):
+            raise InvalidParameterException("Container Insights value must be one of: enabled, disabled, enhanced.")
+        settings[item["name"]] = item["value"]
+    return [{"name": name, "value": value} for name, value in settings.items()]
+
+
+@operation("CreateCluster")
+def create_cluster(call: Call, params: Params) -> Result:
+    name = params.get("clusterName") or "default"
+    if not _NAME.match(name):
+        raise InvalidParameterException(f"Cluster must match ^[a-zA-Z0-9\\-_]{{1,255}}$, but was {name}")
+    settings = _settings(params)
+    tags = validate_tags(params.get("tags", []))
+    strategy = params.get("defaultCapacityProviderStrategy", [])
+    providers = params.get("capacityProviders", [])
+    with call.store.transaction():
+        existing = call.find_cluster(name)
+        if existing is not None:
+            # CreateCluster is idempotent: an ACTIVE cluster of that name is answered as it is.
+            return {"cluster": render(call, existing, ["SETTINGS", "TAGS"])}
+        record: Record = {
+            "clusterArn": call.arn("cluster", name),
+            "clusterName": name,
+            "status": "ACTIVE",
+            "settings": settings,
+            "tags": tags,
+            "capacityProviders": providers,
+            "defaultCapacityProviderStrategy": strategy,
+            "createdAt": call.now,
+        }
+        for optional in ("configuration", "serviceConnectDefaults"):
+            if optional in params:
+                record[optional] = params[optional]
+        call.store.put(call.scope, KIND, name, record)
+    return {"cluster": render(call, record, ["SETTINGS", "TAGS"])}
+
+
+@operation("DescribeClusters")
+def describe_clusters(call: Call, params: Params) -> Result:
+    include = params.get("include", [])
+    names = params.get("clusters") or ["default"]
+    clusters: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for name_or_arn in names:
+        record = call.store.get(call.scope, KIND, call.cluster_name(name_or_arn))
+        if record is None:
+            failures.append({"arn": _as_arn(call, name_or_arn), "reason": "MISSING"})
+        else:
+            clusters.append(render(call, record, include))
+    return {"clusters": clusters, "failures": failures}
+
+
+def _as_arn(call: Call, name_or_arn: str) -> str:
+    return name_or_arn if name_or_arn.startswith("arn:") else call.arn("cluster", name_or_arn)
+
+
+@operation("ListClusters")
+def list_clusters(call: Call, params: Params) -> Result:
+    arns_ = [r["clusterArn"] for r in call.store.list(call.scope, KIND) if r["status"] == "ACTIVE"]
+    page, token = paginate(arns_, params)
+    return page_result("clusterArns", page, token)
+
+
+@operation("DeleteCluster")
+def delete_cluster(call: Call, params: Params) -> Result:
+    with call.store.transaction():
+        record = call.require_cluster(params.get("cluster"))
+        counts = _counts(call, record["clusterName"])
+        if counts["activeServicesCount"] or _draining_services(call, record["clusterName"]):
+            raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
+        if counts["registeredContainerInstancesCount"]:
+            raise ClusterContainsContainerInstancesException(
+                "The Cluster cannot be deleted while Container Instances are active."
+            )
+        if _unstopped_tasks(call, record["clusterName"]):
+            raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
+        record["status"] = "INACTIVE"
+        call.store.put(call.scope, KIND, record["clusterName"], record)
+    return {"cluster": render(call, record, ["SETTINGS", "TAGS"])}
+
+
+def _draining_services(call: Call, name: str) -> int:
+    return sum(
+        1
+        for service in call.store.list(call.scope, "service")
+        if service["spec"]["clusterName"] == name
+        and service["spec"]["status"] == "DRAINING"
+        and not service["status"].get("inactive")
+    )
+
+
+def _unstopped_tasks(call: Call, name: str) -> int:
+    return sum(
+        1
+        for task in call.store.list(call.scope, "task")
+        if task["spec"]["clusterName"] == name and task["status"].get("lastStatus") != "STOPPED"
+    )
+
+
+def _apply_settings(record: Record, changes: list[dict[str, str]]) -> None:
+    current = {s["name"]: s["value"] for s in record.get("settings", DEFAULT_SETTINGS)}
+    current.update({s["name"]: s["value"] for s in changes})
+    record["settings"] = _settings({"settings": [{"name": k, "value": v} for k, v in current.items()]})
+
+
+@operation("UpdateCluster")
+def update_cluster(call: Call, params: Params) -> Result:
+    with call.store.transaction():
+        record = call.require_cluster(params.get("cluster"))
+        if "settings" in params:
+            _apply_settings(record, params["settings"])
+        for optional in ("configuration", "serviceConnectDefaults"):
+            if optional in params:
+                record[optional] = params[optional]
+        call.store.put(call.scope, KIND, record["clusterName"], record)
+    return {"cluster": render(call, record, ["SETTINGS"])}
+
+
+@operation("UpdateClusterSettings")
+def update_cluster_settings(call: Call, params: Params) -> Result:
+    with call.store.transaction():
+        record = call.require_cluster(params.get("cluster"))
+        _apply_settings(record, params.get("settings", []))
+        call.store.put(call.scope, KIND, record["clusterName"], record)
+    return {"cluster": render(call, record, ["SETTINGS"])}
+
+
+@operation("PutClusterCapacityProviders")
+def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
+    providers = params.get("capacityProviders", [])
+    strategy = params.get("defaultCapacityProviderStrategy", [])
+    known = {"FARGATE", "FARGATE_SPOT"} | set(call.store.ids(call.scope, "capacity_provider"))
+    for name in providers:
+        if name not in known:
+            raise InvalidParameterException(f"The specified capacity provider '{name}' does not exist.")
+    for item in strategy:
+        if item.get("capacityProvider") not in providers:
+            raise InvalidParameterException(
+                "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster."
+            )
+    with call.store.transaction():
+        record = call.require_cluster(params.get("cluster"))
+        record["capacityProviders"] = providers
+        record["defaultCapacityProviderStrategy"] = strategy
+        call.store.put(call.scope, KIND, record["clusterName"], record)
+    return {"cluster": render(call, record, ["SETTINGS"])}

@@ -1,0 +1,356 @@
+"""ECS services: Create, Describe, List, Update, Delete, ListServicesByNamespace.
+
+Records are laid out in ``ecsemu.model.service``. This module writes ``spec`` only: the
+desired count, the deployments it creates, ACTIVE → DRAINING. The scheduler (reconciler)
+turns that into tasks and writes ``status``, including ``inactive`` once drained.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ecsemu.errors import NotSupportedError
+from ecsemu.model import service as service_model
+from ecsemu.services.ecs import arns, task_definitions
+from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
+from ecsemu.services.ecs.errors import (
+    InvalidParameterException,
+    ServiceNotActiveException,
+    ServiceNotFoundException,
+)
+from ecsemu.services.ecs.tags import validate_tags
+from ecsemu.services.ecs.tasks import _check_network
+from ecsemu.state.store import Record
+
+KIND = "service"
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+
+
+def service_role(call: Call) -> str:
+    return f"arn:aws:iam::{call.scope.account_id}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def render(service: Record, *, include_tags: bool = False) -> dict[str, Any]:
+    spec, status = service["spec"], service["status"]
+    deployments = _render_deployments(service)
+    rendered: dict[str, Any] = {
+        "serviceArn": spec["serviceArn"],
+        "serviceName": spec["serviceName"],
+        "clusterArn": spec["clusterArn"],
+        "loadBalancers": spec.get("loadBalancers", []),
+        "serviceRegistries": spec.get("serviceRegistries", []),
+        "status": service_model.visible_status(service),
+        "desiredCount": spec["desiredCount"],
+        "runningCount": sum(d["runningCount"] for d in deployments),
+        "pendingCount": sum(d["pendingCount"] for d in deployments),
+        "deploymentConfiguration": spec["deploymentConfiguration"],
+        "deployments": deployments,
+        "roleArn": spec["roleArn"],
+        "events": status.get("events", []),
+        "createdAt": spec["createdAt"],
+        "placementConstraints": spec.get("placementConstraints", []),
+        "placementStrategy": spec.get("placementStrategy", []),
+        "schedulingStrategy": spec["schedulingStrategy"],
+        "deploymentController": spec["deploymentController"],
+        "createdBy": spec["createdBy"],
+        "enableECSManagedTags": spec.get("enableECSManagedTags", False),
+        "propagateTags": spec.get("propagateTags", "NONE"),
+        "enableExecuteCommand": spec.get("enableExecuteCommand", False),
+        "availabilityZoneRebalancing": spec.get("availabilityZoneRebalancing", "DISABLED"),
+    }
+    if spec.get("taskDefinition"):
+        rendered["taskDefinition"] = spec["taskDefinition"]
+    for member in ("launchType", "capacityProviderStrategy", "platformVersion", "platformFamily",
+                   "networkConfiguration", "healthCheckGracePeriodSeconds"):  # fmt: skip
+        if spec.get(member) is not None:
+            rendered[member] = spec[member]
+    if spec["deploymentController"]["type"] == "EXTERNAL":
+        rendered["taskSets"] = status.get("taskSets", [])
+    if include_tags:
+        rendered["tags"] = spec.get("tags", [])
+    return rendered
+
+
+def _render_deployments(service: Record) -> list[dict[str, Any]]:
+    spec, status = service["spec"], service["status"]
+    if spec["deploymentController"]["type"] == "EXTERNAL":
+        return []
+    rendered = []
+    created = spec["deployments"]
+    for index, deployment in enumerate(reversed(created)):
+        observed = status.get("deployments", {}).get(deployment["id"], {})
+        if observed.get("retired"):
+            continue
+        is_primary = index == 0
+        item: dict[str, Any] = {
+            **deployment,
+            "status": "PRIMARY" if is_primary else "ACTIVE",
+            "desiredCount": spec["desiredCount"] if is_primary else observed.get("desiredCount", 0),
+            "pendingCount": observed.get("pendingCount", 0),
+            "runningCount": observed.get("runningCount", 0),
+            "failedTasks": observed.get("failedTasks", 0),
+            "updatedAt": observed.get("updatedAt", deployment["createdAt"]),
+            "rolloutState": observed.get("rolloutState", "IN_PROGRESS"),
+            "rolloutStateReason": observed.get(
+                "rolloutStateReason", f"ECS deployment {deployment['id']} in progress."
+            ),
+        }
+        rendered.append(item)
+    return rendered
+
+
+# -- lookups --------------------------------------------------------------------------------
+
+
+def service_key(cluster_name: str, reference: str) -> str:
+    return f"{cluster_name}/{arns.last_segment(reference)}"
+
+
+def find(call: Call, cluster_name: str, reference: str) -> Record | None:
+    return call.store.get(call.scope, KIND, service_key(cluster_name, reference))
+
+
+def require_active(call: Call, cluster_name: str, reference: str) -> Record:
+    service = find(call, cluster_name, reference)
+    if service is None:
+        raise ServiceNotFoundException()
+    if service_model.visible_status(service) != "ACTIVE":
+        raise ServiceNotActiveException()
+    return service
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def _refuse_unsupported(params: Params) -> None:
+    if params.get("loadBalancers"):
+        raise NotSupportedError("Service loadBalancers (the ELBv2 integration)")
+    for member, what in (
+        ("serviceRegistries", "Service discovery (serviceRegistries)"),
+        ("serviceConnectConfiguration", "Service Connect"),
+        ("volumeConfigurations", "Service volumeConfigurations (EBS)"),
+        ("vpcLatticeConfigurations", "VPC Lattice configurations"),
+    ):
+        if params.get(member):
+            raise NotSupportedError(what)
+
+
+def _deployment_configuration(given: Record | None, base: Record) -> Record:
+    configuration = {**base, **(given or {})}
+    breaker = {**base["deploymentCircuitBreaker"], **configuration.get("deploymentCircuitBreaker", {})}
+    configuration["deploymentCircuitBreaker"] = breaker
+    if configuration.get("strategy", "ROLLING") != "ROLLING":
+        raise NotSupportedError(f"Deployment strategy {configuration['strategy']}")
+    maximum, minimum = configuration["maximumPercent"], configuration["minimumHealthyPercent"]
+    if not 0 <= minimum <= 100:
+        raise InvalidParameterException("minimumHealthyPercent must be between 0 and 100.")
+    if maximum < 100:
+        raise InvalidParameterException("maximumPercent must be at least 100.")
+    if maximum > 200 and maximum % 1:
+        raise InvalidParameterException("maximumPercent is invalid.")
+    return configuration
+
+
+def _launch(call: Call, params: Params, definition: Record) -> tuple[str | None, list[Record] | None]:
+    launch_type = params.get("launchType")
+    strategy = params.get("capacityProviderStrategy")
+    if launch_type and strategy:
+        raise InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again."
+        )
+    providers = {item["capacityProvider"] for item in strategy or []}
+    if (launch_type == "FARGATE" or providers & {"FARGATE", "FARGATE_SPOT"}) and "FARGATE" not in definition["compatibilities"]:
+        raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    if launch_type is None and not strategy:
+        launch_type = "EC2"
+    return launch_type, strategy
+
+
+# -- operations -----------------------------------------------------------------------------
+
+
+@operation("CreateService")
+def create_service(call: Call, params: Params) -> Result:
+    name = params["serviceName"]
+    if not _NAME.match(name):
+        raise InvalidParameterException(
+            "Service name should be between 1 and 255 characters long and may contain letters, numbers, hyphens and underscores."
+        )
+    _refuse_unsupported(params)
+    scheduling = params.get("schedulingStrategy", "REPLICA")
+    if scheduling == "DAEMON":
+        raise NotSupportedError("The DAEMON scheduling strategy")
+    controller = params.get("deploymentController") or {"type": "ECS"}
+    if controller["type"] == "CODE_DEPLOY":
+        raise NotSupportedError("The CODE_DEPLOY deployment controller")
+    desired = params.get("desiredCount")
+    if desired is None and controller["type"] != "EXTERNAL":
+        raise InvalidParameterException("desiredCount is required for the REPLICA scheduling strategy.")
+    if desired is not None and desired < 0:
+        raise InvalidParameterException("desiredCount must be 0 or greater.")
+    tags = validate_tags(params.get("tags", []))
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        cluster_name = cluster["clusterName"]
+        existing = find(call, cluster_name, name)
+        if existing is not None and not service_model.is_inactive(existing):
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        definition: Record | None = None
+        if controller["type"] == "EXTERNAL":
+            if params.get("taskDefinition"):
+                raise InvalidParameterException("TaskDefinition must be blank")
+            launch_type, strategy = params.get("launchType"), params.get("capacityProviderStrategy")
+        else:
+            definition = task_definitions.require_active(call, params.get("taskDefinition") or "")
+            _check_network(definition, params)
+            launch_type, strategy = _launch(call, params, definition)
+        spec: Record = {
+            "serviceName": name,
+            "serviceArn": call.arn("service", f"{cluster_name}/{name}"),
+            "clusterName": cluster_name,
+            "clusterArn": cluster["clusterArn"],
+            "status": "ACTIVE",
+            "desiredCount": desired or 0,
+            "taskDefinition": definition["taskDefinitionArn"] if definition else None,
+            "launchType": launch_type,
+            "capacityProviderStrategy": strategy,
+            "platformVersion": params.get("platformVersion") or ("LATEST" if launch_type == "FARGATE" else None),
+            "deploymentConfiguration": _deployment_configuration(
+                params.get("deploymentConfiguration"), service_model.DEFAULT_DEPLOYMENT_CONFIGURATION
+            ),
+            "deploymentController": controller,
+            "schedulingStrategy": scheduling,
+            "networkConfiguration": params.get("networkConfiguration"),
+            "placementConstraints": params.get("placementConstraints", []),
+            "placementStrategy": params.get("placementStrategy", []),
+            "healthCheckGracePeriodSeconds": params.get("healthCheckGracePeriodSeconds"),
+            "enableECSManagedTags": params.get("enableECSManagedTags", False),
+            "propagateTags": params.get("propagateTags", "NONE"),
+            "enableExecuteCommand": params.get("enableExecuteCommand", False),
+            "availabilityZoneRebalancing": params.get("availabilityZoneRebalancing", "DISABLED"),
+            "roleArn": params.get("role") or service_role(call),
+            "createdBy": f"arn:aws:iam::{call.scope.account_id}:root",
+            "createdAt": call.now,
+            "tags": tags,
+            "deployments": [],
+        }
+        if definition is not None:
+            spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
+        record: Record = {"spec": spec, "status": {}}
+        call.store.put(call.scope, KIND, f"{cluster_name}/{name}", record)
+    return {"service": render(record)}
+
+
+@operation("DescribeServices")
+def describe_services(call: Call, params: Params) -> Result:
+    references = params["services"]
+    if not references:
+        raise InvalidParameterException("Services cannot be empty.")
+    if len(references) > 10:
+        raise InvalidParameterException("service names can have at most 10 items.")
+    cluster = call.require_cluster(params.get("cluster"))
+    include_tags = "TAGS" in params.get("include", [])
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for reference in references:
+        service = find(call, cluster["clusterName"], reference)
+        if service is None:
+            as_arn = reference if arns.is_arn(reference) else call.arn("service", f"{cluster['clusterName']}/{reference}")
+            failures.append({"arn": as_arn, "reason": "MISSING"})
+        else:
+            found.append(render(service, include_tags=include_tags))
+    return {"services": found, "failures": failures}
+
+
+@operation("ListServices")
+def list_services(call: Call, params: Params) -> Result:
+    cluster = call.require_cluster(params.get("cluster"))
+    selected = []
+    for service in call.store.list(call.scope, KIND):
+        spec = service["spec"]
+        if spec["clusterName"] != cluster["clusterName"] or service_model.visible_status(service) != "ACTIVE":
+            continue
+        if params.get("launchType") and spec.get("launchType") != params["launchType"]:
+            continue
+        if params.get("schedulingStrategy") and spec["schedulingStrategy"] != params["schedulingStrategy"]:
+            continue
+        selected.append(spec["serviceArn"])
+    page, token = paginate(selected, params, default_max=10)
+    return page_result("serviceArns", page, token)
+
+
+@operation("ListServicesByNamespace")
+def list_services_by_namespace(call: Call, params: Params) -> Result:
+    # Service Connect and service discovery are refused at CreateService, so no service of
+    # ecsemu is ever in a namespace.
+    if not params.get("namespace"):
+        raise InvalidParameterException("namespace can not be blank.")
+    page, token = paginate([], params, default_max=10)
+    return page_result("serviceArns", page, token)
+
+
+_NEW_DEPLOYMENT_MEMBERS = ("networkConfiguration", "platformVersion", "capacityProviderStrategy")
+
+
+@operation("UpdateService")
+def update_service(call: Call, params: Params) -> Result:
+    _refuse_unsupported(params)
+    if params.get("deploymentController"):
+        raise NotSupportedError("Changing the deployment controller")
+    desired = params.get("desiredCount")
+    if desired is not None and desired < 0:
+        raise InvalidParameterException("desiredCount must be 0 or greater.")
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        service = require_active(call, cluster["clusterName"], params["service"])
+        spec = service["spec"]
+        new_deployment = bool(params.get("forceNewDeployment"))
+        if params.get("taskDefinition"):
+            if spec["deploymentController"]["type"] == "EXTERNAL":
+                raise InvalidParameterException("TaskDefinition must be blank")
+            definition = task_definitions.require_active(call, params["taskDefinition"])
+            _check_network(definition, {"networkConfiguration": params.get("networkConfiguration", spec.get("networkConfiguration"))})
+            if definition["taskDefinitionArn"] != spec["taskDefinition"]:
+                spec["taskDefinition"] = definition["taskDefinitionArn"]
+                new_deployment = True
+        for member in _NEW_DEPLOYMENT_MEMBERS:
+            if member in params and params[member] != spec.get(member):
+                spec[member] = params[member]
+                new_deployment = True
+        if desired is not None:
+            spec["desiredCount"] = desired
+        if "deploymentConfiguration" in params:
+            spec["deploymentConfiguration"] = _deployment_configuration(
+                params["deploymentConfiguration"], spec["deploymentConfiguration"]
+            )
+        for member in ("healthCheckGracePeriodSeconds", "enableExecuteCommand", "enableECSManagedTags",
+                       "propagateTags", "placementConstraints", "placementStrategy", "availabilityZoneRebalancing"):  # fmt: skip
+            if member in params:
+                spec[member] = params[member]
+        if new_deployment and spec["deploymentController"]["type"] == "ECS":
+            spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
+        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
+    return {"service": render(service)}
+
+
+@operation("DeleteService")
+def delete_service(call: Call, params: Params) -> Result:
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        service = find(call, cluster["clusterName"], params["service"])
+        if service is None:
+            raise ServiceNotFoundException()
+        if service_model.visible_status(service) != "ACTIVE":
+            raise ServiceNotActiveException()
+        spec = service["spec"]
+        if spec["desiredCount"] > 0 and not params.get("force") and spec["schedulingStrategy"] == "REPLICA":
+            raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
+        spec["desiredCount"] = 0
+        spec["status"] = "DRAINING"
+        spec["deletedAt"] = call.now
+        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
+    return {"service": render(service)}

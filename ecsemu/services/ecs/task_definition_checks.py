@@ -1,0 +1,162 @@
+"""The checks ECS makes when a task definition is registered, as pure functions.
+
+Each check raises the ClientException ECS answers with; messages follow what ECS sends.
+Options that would hand a task the host are refused unless the emulator allows them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ecsemu.services.ecs.errors import ClientException
+
+# Fargate's task sizes: cpu units → the memory sizes (MiB) allowed with it.
+_FARGATE_SIZES: dict[int, set[int]] = {
+    256: {512, 1024, 2048},
+    512: set(range(1024, 4097, 1024)),
+    1024: set(range(2048, 8193, 1024)),
+    2048: set(range(4096, 16385, 1024)),
+    4096: set(range(8192, 30721, 1024)),
+    8192: set(range(16384, 61441, 4096)),
+    16384: set(range(32768, 122881, 8192)),
+}
+_VCPU = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*vcpu\s*$", re.IGNORECASE)
+_GB = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*gb\s*$", re.IGNORECASE)
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+
+
+def cpu_units(value: Any) -> int | None:
+    """Task cpu as units: "1024", 1024 or "1 vCPU"; None when it is not a size."""
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    match = _VCPU.match(text)
+    return int(float(match.group(1)) * 1024) if match else None
+
+
+def memory_mib(value: Any) -> int | None:
+    """Task memory in MiB: "2048", 2048 or "2 GB"; None when it is not a size."""
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    match = _GB.match(text)
+    return int(float(match.group(1)) * 1024) if match else None
+
+
+def check_task_definition(params: dict[str, Any], *, allow_host_access: bool) -> None:
+    containers: list[dict[str, Any]] = params.get("containerDefinitions") or []
+    if not containers:
+        raise ClientException("Container list cannot be empty.")
+    network_mode = params.get("networkMode")
+    fargate = "FARGATE" in params.get("requiresCompatibilities", [])
+    task_cpu = params.get("cpu")
+    task_memory = params.get("memory")
+    if task_cpu is not None and cpu_units(task_cpu) is None:
+        raise ClientException("Invalid 'cpu' setting for task.")
+    if task_memory is not None and memory_mib(task_memory) is None:
+        raise ClientException("Invalid 'memory' setting for task.")
+    if fargate:
+        _check_fargate(network_mode, task_cpu, task_memory)
+    _check_containers(containers, network_mode, task_cpu, task_memory, fargate)
+    if not allow_host_access:
+        _check_host_access(params)
+
+
+def _check_fargate(network_mode: str | None, task_cpu: Any, task_memory: Any) -> None:
+    if network_mode != "awsvpc":
+        raise ClientException("Fargate only supports network mode 'awsvpc'.")
+    if task_cpu is None:
+        raise ClientException("Fargate requires that 'cpu' be defined at the task level.")
+    if task_memory is None:
+        raise ClientException("Fargate requires that 'memory' be defined at the task level.")
+    cpu, memory = cpu_units(task_cpu), memory_mib(task_memory)
+    if cpu not in _FARGATE_SIZES or memory not in _FARGATE_SIZES[cpu]:
+        raise ClientException(
+            f"No Fargate configuration exists for given values: {task_cpu} CPU, {task_memory} memory. "
+            "See the Amazon ECS documentation for the valid values."
+        )
+
+
+def _check_containers(
+    containers: list[dict[str, Any]], network_mode: str | None, task_cpu: Any, task_memory: Any, fargate: bool
+) -> None:
+    names = [c.get("name", "") for c in containers]
+    for name in names:
+        if not _CONTAINER_NAME.match(name):
+            raise ClientException(
+                "Container.name should not be null or empty." if not name else "Container.name contains invalid characters."
+            )
+    if len(set(names)) != len(names):
+        raise ClientException("Container names must be unique within a Task Definition.")
+    known = set(names)
+    essentials = {c["name"] for c in containers if c.get("essential", True)}
+    if not essentials:
+        raise ClientException("A task definition must have at least one essential container.")
+    total_cpu = 0
+    for container in containers:
+        name = container["name"]
+        if not container.get("image"):
+            raise ClientException("Container.image should not be null or empty.")
+        if task_memory is None and not fargate and not container.get("memory") and not container.get("memoryReservation"):
+            raise ClientException(
+                f"Invalid setting for container '{name}'. At least one of 'memory' or 'memoryReservation' must be specified."
+            )
+        if container.get("memory") and container.get("memoryReservation") and container["memoryReservation"] > container["memory"]:
+            raise ClientException(
+                f"Invalid setting for container '{name}'. 'memory' must be greater than or equal to 'memoryReservation'."
+            )
+        task_mib = memory_mib(task_memory) if task_memory is not None else None
+        if task_mib is not None and int(container.get("memory") or 0) > task_mib:
+            raise ClientException(f"The 'memory' setting for container '{name}' is greater than for the task.")
+        total_cpu += int(container.get("cpu") or 0)
+        _check_ports(container, network_mode)
+        for dependency in container.get("dependsOn", []):
+            other = dependency.get("containerName")
+            if other not in known:
+                raise ClientException(f"Cannot depend on container + '{other}' because it does not exist")
+            if other == name:
+                raise ClientException(f"Container '{name}' cannot depend on itself.")
+            if dependency.get("condition") in ("SUCCESS", "COMPLETE") and other in essentials:
+                raise ClientException("A dependency container with SUCCESS or COMPLETE condition cannot be an essential container")
+        for link in container.get("links", []):
+            if network_mode == "awsvpc":
+                raise ClientException("Links are not supported when networkMode=awsvpc.")
+            if link.split(":", 1)[0] not in known:
+                raise ClientException(f"Container '{name}' links to container '{link.split(':', 1)[0]}' which does not exist in this task definition.")  # fmt: skip
+    units = cpu_units(task_cpu) if task_cpu is not None else None
+    if units is not None and total_cpu > units:
+        raise ClientException("The sum of all container 'cpu' values cannot be greater than the value of the task 'cpu'.")
+
+
+def _check_ports(container: dict[str, Any], network_mode: str | None) -> None:
+    for mapping in container.get("portMappings", []):
+        container_port = mapping.get("containerPort")
+        host_port = mapping.get("hostPort")
+        if network_mode in ("awsvpc", "host") and host_port not in (None, container_port):
+            if network_mode == "awsvpc":
+                raise ClientException("When networkMode=awsvpc, the host ports and container ports in port mappings must match.")
+            raise ClientException("When networkMode=host, the host ports and container ports in port mappings must match.")
+
+
+def _check_host_access(params: dict[str, Any]) -> None:
+    """Refuse what would hand a task the host, unless the emulator was told to allow it."""
+    hint = " ecsemu refuses it unless started with --allow-host-access."
+    if params.get("networkMode") == "host":
+        raise ClientException("networkMode 'host' gives the task the host's network." + hint)
+    if params.get("pidMode") == "host":
+        raise ClientException("pidMode 'host' gives the task the host's processes." + hint)
+    if params.get("ipcMode") == "host":
+        raise ClientException("ipcMode 'host' gives the task the host's IPC namespace." + hint)
+    for volume in params.get("volumes", []):
+        if volume.get("host", {}).get("sourcePath"):
+            raise ClientException(f"Volume '{volume.get('name')}' mounts a host path." + hint)
+    for container in params["containerDefinitions"]:
+        name = container.get("name")
+        if container.get("privileged"):
+            raise ClientException(f"Container '{name}' is privileged." + hint)
+        linux = container.get("linuxParameters") or {}
+        if (linux.get("capabilities") or {}).get("add"):
+            raise ClientException(f"Container '{name}' adds Linux capabilities." + hint)
+        if linux.get("devices"):
+            raise ClientException(f"Container '{name}' maps host devices." + hint)

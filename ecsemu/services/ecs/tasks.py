@@ -1,0 +1,343 @@
+"""Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
+
+Records are laid out in ``ecsemu.model.task``; this module writes only their ``spec`` and
+renders spec plus the reconciler's ``status`` as ECS's Task shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecsemu.model import task as task_model
+from ecsemu.services.ecs import arns, task_definitions
+from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
+from ecsemu.services.ecs.errors import ClientException, InvalidParameterException, ServiceNotFoundException
+from ecsemu.services.ecs.tags import validate_tags
+from ecsemu.state.store import Record
+
+KIND = "task"
+
+_TIMESTAMPS = (
+    "createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt",
+    "stoppingAt", "stoppedAt", "executionStoppedAt",
+)  # fmt: skip
+
+
+def render(task: Record, *, include_tags: bool = False) -> dict[str, Any]:
+    spec, status = task["spec"], task["status"]
+    stop_code, stopped_reason = task_model.stop_reason(task)
+    last_status = status.get("lastStatus", "PROVISIONING")
+    rendered: dict[str, Any] = {
+        "taskArn": spec["taskArn"],
+        "clusterArn": spec["clusterArn"],
+        "taskDefinitionArn": spec["taskDefinitionArn"],
+        "lastStatus": last_status,
+        "desiredStatus": task_model.desired_status(task),
+        "containers": [_render_container(spec, status, c) for c in spec["containers"]],
+        "overrides": spec["overrides"],
+        "group": spec["group"],
+        "launchType": spec["launchType"],
+        "version": status.get("version", spec["version"]),
+        "attachments": status.get("attachments", []),
+        "attributes": [],
+        "availabilityZone": "local-1a",
+        "enableExecuteCommand": spec["enableExecuteCommand"],
+        "healthStatus": status.get("healthStatus", "UNKNOWN"),
+        "connectivity": status.get("connectivity", "CONNECTED" if task_model.rank(last_status) >= 1 else "CONNECTING"),
+    }
+    for member in ("cpu", "memory"):
+        if spec.get(member):
+            rendered[member] = spec[member]
+    for member in ("startedBy", "platformVersion", "platformFamily", "capacityProviderName",
+                   "containerInstanceArn", "ephemeralStorage"):  # fmt: skip
+        if member in spec:
+            rendered[member] = spec[member]
+    for member in _TIMESTAMPS:
+        value = spec.get(member) if member == "createdAt" else status.get(member)
+        if value is not None:
+            rendered[member] = value
+    if stop_code:
+        rendered["stopCode"] = stop_code
+    if stopped_reason:
+        rendered["stoppedReason"] = stopped_reason
+    if include_tags:
+        rendered["tags"] = spec.get("tags", [])
+    return rendered
+
+
+def _render_container(spec: Record, status: Record, container: Record) -> dict[str, Any]:
+    observed = status.get("containers", {}).get(container["name"], {})
+    rendered: dict[str, Any] = {
+        "containerArn": container["containerArn"],
+        "taskArn": spec["taskArn"],
+        "name": container["name"],
+        "image": container["image"],
+        "lastStatus": observed.get("lastStatus", "PENDING"),
+        "networkBindings": observed.get("networkBindings", []),
+        "networkInterfaces": observed.get("networkInterfaces", []),
+        "healthStatus": observed.get("healthStatus", "UNKNOWN"),
+        "cpu": container["cpu"],
+    }
+    for member in ("memory", "memoryReservation"):
+        if member in container:
+            rendered[member] = container[member]
+    for member in ("exitCode", "reason", "runtimeId", "imageDigest"):
+        if observed.get(member) is not None:
+            rendered[member] = observed[member]
+    return rendered
+
+
+def task_key(call: Call, cluster_name: str, task_ref: str) -> str:
+    """The record id of a task named by id or ARN (short or long format)."""
+    if arns.is_arn(task_ref):
+        parsed = arns.parse(task_ref)
+        if parsed is None or parsed.resource_type != "task":
+            return f"{cluster_name}/"
+        return f"{cluster_name}/{parsed.resource.rsplit('/', 1)[-1]}"
+    return f"{cluster_name}/{task_ref}"
+
+
+# -- starting tasks -------------------------------------------------------------------------
+
+
+def _check_network(definition: Record, params: Params) -> None:
+    network_mode = definition.get("networkMode", "bridge")
+    configuration = params.get("networkConfiguration")
+    if network_mode == "awsvpc":
+        if not configuration or "awsvpcConfiguration" not in configuration:
+            raise InvalidParameterException(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+            )
+        if not configuration["awsvpcConfiguration"].get("subnets"):
+            raise InvalidParameterException("subnets can not be empty.")
+    elif configuration:
+        raise InvalidParameterException(
+            "Network Configuration is not valid for the given networkMode of this task definition."
+        )
+
+
+def _check_launch(call: Call, definition: Record, params: Params) -> tuple[str | None, str | None]:
+    """The (launch type, capacity provider) a RunTask asks for, after ECS's checks."""
+    launch_type = params.get("launchType")
+    strategy = params.get("capacityProviderStrategy") or []
+    if launch_type and strategy:
+        raise InvalidParameterException(
+            "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again."
+        )
+    provider = strategy[0]["capacityProvider"] if strategy else None
+    if launch_type is None and provider is None:
+        cluster = call.require_cluster(params.get("cluster"))
+        default = cluster.get("defaultCapacityProviderStrategy") or []
+        provider = default[0]["capacityProvider"] if default else None
+    if (launch_type == "FARGATE" or provider in ("FARGATE", "FARGATE_SPOT")) and "FARGATE" not in definition["compatibilities"]:
+        raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    return launch_type, provider
+
+
+def _check_overrides(definition: Record, overrides: Record) -> None:
+    names = {c["name"] for c in definition["containerDefinitions"]}
+    for override in overrides.get("containerOverrides", []):
+        if override.get("name") not in names:
+            raise InvalidParameterException(f"Container name '{override.get('name')}' is not in the task definition.")
+
+
+def _start(call: Call, params: Params, *, count: int, container_instances: list[str] | None = None) -> Result:
+    if params.get("startedBy") and len(params["startedBy"]) > 128:
+        raise InvalidParameterException("startedBy longer than 128.")
+    tags = validate_tags(params.get("tags", []))
+    overrides = params.get("overrides") or {}
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        definition = task_definitions.require_active(call, params["taskDefinition"])
+        _check_network(definition, params)
+        _check_overrides(definition, overrides)
+        if container_instances is None:
+            launch_type, provider = _check_launch(call, definition, params)
+        else:
+            launch_type, provider = "EC2", None
+        if params.get("propagateTags") == "TASK_DEFINITION":
+            tags = validate_tags(definition.get("tags", []) + tags)
+        started = []
+        for index in range(count):
+            task_id = arns.new_task_id()
+            record = task_model.new_task(
+                call.scope,
+                task_id=task_id,
+                cluster_name=cluster["clusterName"],
+                definition=definition,
+                now=call.now,
+                overrides=overrides,
+                started_by=params.get("startedBy"),
+                group=params.get("group"),
+                launch_type=launch_type,
+                capacity_provider=provider,
+                network_configuration=params.get("networkConfiguration"),
+                tags=tags,
+                container_instance_arn=container_instances[index] if container_instances else None,
+                enable_execute_command=bool(params.get("enableExecuteCommand")),
+                platform_version=params.get("platformVersion"),
+            )
+            call.store.put(call.scope, KIND, f"{cluster['clusterName']}/{task_id}", record)
+            started.append(render(record, include_tags=True))
+    return {"tasks": started, "failures": []}
+
+
+@operation("RunTask")
+def run_task(call: Call, params: Params) -> Result:
+    count = params.get("count", 1)
+    if not 1 <= count <= 10:
+        raise InvalidParameterException("Count must be between 1 and 10.")
+    return _start(call, params, count=count)
+
+
+@operation("StartTask")
+def start_task(call: Call, params: Params) -> Result:
+    references = params["containerInstances"]
+    if not references:
+        raise InvalidParameterException("Container Instances cannot be empty.")
+    if len(references) > 10:
+        raise InvalidParameterException("containerInstances can have at most 10 items.")
+    cluster = call.require_cluster(params.get("cluster"))
+    instance_arns = []
+    for reference in references:
+        key = f"{cluster['clusterName']}/{arns.last_segment(reference)}"
+        instance = call.store.get(call.scope, "container_instance", key)
+        if instance is None or instance.get("status") == "INACTIVE":
+            raise InvalidParameterException(f"Container instance {reference} not found.")
+        instance_arns.append(instance["containerInstanceArn"])
+    return _start(call, params, count=len(instance_arns), container_instances=instance_arns)
+
+
+# -- stopping, reading ----------------------------------------------------------------------
+
+
+@operation("StopTask")
+def stop_task(call: Call, params: Params) -> Result:
+    reason = params.get("reason") or "Task stopped by user"
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        key = task_key(call, cluster["clusterName"], params["task"])
+        task = call.store.get(call.scope, KIND, key)
+        if task is None:
+            raise InvalidParameterException("The referenced task was not found.")
+        if task_model.request_stop(task, stop_code="UserInitiated", reason=reason, now=call.now):
+            call.store.put(call.scope, KIND, key, task)
+    return {"task": render(task, include_tags=True)}
+
+
+@operation("DescribeTasks")
+def describe_tasks(call: Call, params: Params) -> Result:
+    references = params["tasks"]
+    if not references:
+        raise InvalidParameterException("Tasks cannot be empty.")
+    if len(references) > 100:
+        raise InvalidParameterException("taskIds can have at most 100 items.")
+    cluster = call.require_cluster(params.get("cluster"))
+    include_tags = "TAGS" in params.get("include", [])
+    found: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    for reference in references:
+        task = call.store.get(call.scope, KIND, task_key(call, cluster["clusterName"], reference))
+        if task is None:
+            as_arn = reference if arns.is_arn(reference) else call.arn("task", f"{cluster['clusterName']}/{reference}")
+            failures.append({"arn": as_arn, "reason": "MISSING"})
+        else:
+            found.append(render(task, include_tags=include_tags))
+    return {"tasks": found, "failures": failures}
+
+
+@operation("ListTasks")
+def list_tasks(call: Call, params: Params) -> Result:
+    cluster = call.require_cluster(params.get("cluster"))
+    name = cluster["clusterName"]
+    desired = params.get("desiredStatus", "RUNNING")
+    service_name = params.get("serviceName")
+    for exclusive in ("serviceName", "startedBy"):
+        others = ("family", "containerInstance", "startedBy", "serviceName")
+        if params.get(exclusive) is not None and any(params.get(o) is not None for o in others if o != exclusive):
+            raise InvalidParameterException(f"cannot specify {exclusive} with other arguments")
+    if service_name is not None:
+        service = call.store.get(call.scope, "service", f"{name}/{arns.last_segment(service_name)}")
+        if service is None:
+            raise ServiceNotFoundException()
+    family = params.get("family")
+    instance = params.get("containerInstance")
+    selected = []
+    for task in call.store.list(call.scope, KIND):
+        spec = task["spec"]
+        if spec["clusterName"] != name:
+            continue
+        if desired == "PENDING":
+            if task_model.desired_status(task) != "RUNNING" or task["status"].get("lastStatus") not in task_model.PENDING_STATES:
+                continue
+        elif task_model.desired_status(task) != desired:
+            continue
+        if family is not None and spec["family"] != family:
+            continue
+        if params.get("startedBy") is not None and spec.get("startedBy") != params["startedBy"]:
+            continue
+        if service_name is not None and spec.get("serviceName") != arns.last_segment(service_name):
+            continue
+        if params.get("launchType") is not None and spec["launchType"] != params["launchType"]:
+            continue
+        if instance is not None and arns.last_segment(spec.get("containerInstanceArn", "")) != arns.last_segment(instance):
+            continue
+        selected.append(spec["taskArn"])
+    page, token = paginate(selected, params)
+    return page_result("taskArns", page, token)
+
+
+# -- task protection ------------------------------------------------------------------------
+
+
+@operation("GetTaskProtection")
+def get_task_protection(call: Call, params: Params) -> Result:
+    cluster = call.require_cluster(params.get("cluster"))
+    name = cluster["clusterName"]
+    protected: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    references = params.get("tasks")
+    if references is None:
+        raise InvalidParameterException("tasks can not be empty.")
+    for reference in references:
+        task = call.store.get(call.scope, KIND, task_key(call, name, reference))
+        if task is None or task_model.is_stopped(task):
+            failures.append({"arn": reference, "reason": "TASK_NOT_VALID"})
+            continue
+        protected.append(_protection(task, call.now))
+    return {"protectedTasks": protected, "failures": failures}
+
+
+def _protection(task: Record, now: float) -> dict[str, Any]:
+    protection = task["spec"].get("protection") or {}
+    enabled = bool(protection.get("protectionEnabled")) and protection.get("expirationDate", 0) > now
+    result: dict[str, Any] = {"taskArn": task["spec"]["taskArn"], "protectionEnabled": enabled}
+    if enabled:
+        result["expirationDate"] = protection["expirationDate"]
+    return result
+
+
+@operation("UpdateTaskProtection")
+def update_task_protection(call: Call, params: Params) -> Result:
+    enabled = params["protectionEnabled"]
+    minutes = params.get("expiresInMinutes", 120)
+    if not params["tasks"]:
+        raise InvalidParameterException("tasks can not be empty.")
+    if enabled and not 1 <= minutes <= 2880:
+        raise InvalidParameterException("expiresInMinutes must be between 1 and 2880.")
+    protected: list[dict[str, Any]] = []
+    failures: list[dict[str, str]] = []
+    with call.store.transaction():
+        cluster = call.require_cluster(params.get("cluster"))
+        for reference in params["tasks"]:
+            key = task_key(call, cluster["clusterName"], reference)
+            task = call.store.get(call.scope, KIND, key)
+            if task is None or task_model.is_stopped(task) or "serviceName" not in task["spec"]:
+                failures.append({"arn": reference, "reason": "TASK_NOT_VALID", "detail": "The task is not part of a service."})  # fmt: skip
+                continue
+            task["spec"]["protection"] = (
+                {"protectionEnabled": True, "expirationDate": call.now + minutes * 60} if enabled else {}
+            )
+            call.store.put(call.scope, KIND, key, task)
+            protected.append(_protection(task, call.now))
+    return {"protectedTasks": protected, "failures": failures}
