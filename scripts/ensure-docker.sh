@@ -105,7 +105,8 @@ start_dockerd() {
     mkdir -p "$(dirname "$log_file")"
     printf '\n=== %s ensure-docker: dockerd %s\n' "$(date -Is)" "${flags[*]}" >>"$log_file"
     # setsid: own session, so the caller's process group or terminal ending does not stop it.
-    setsid dockerd "${flags[@]}" </dev/null >>"$log_file" 2>&1 &
+    # 9>&-: dockerd must not inherit (and so hold forever) the lock of this script.
+    setsid dockerd "${flags[@]}" </dev/null >>"$log_file" 2>&1 9>&- &
     printf '%s\n' "$!"
 }
 
@@ -152,10 +153,11 @@ main() {
         pid="$(start_dockerd)"
         started=1
     fi
-    local t0=$SECONDS
+    local t0
+    t0="$(date +%s%3N)"
     wait_for_docker "$pid" || die "docker did not come up"
     if (( started )); then
-        echo "ensure-docker: dockerd started (pid $pid, log $log_file), answering after $((SECONDS - t0))s"
+        echo "ensure-docker: dockerd started (pid $pid, log $log_file), answering after $(($(date +%s%3N) - t0)) ms"
     else
         echo "ensure-docker: dockerd (pid $pid) is answering"
     fi

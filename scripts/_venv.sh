@@ -1,0 +1,31 @@
+# Sourced by the start and test scripts: make ./.venv hold ecsemu (editable) and its extras.
+#
+# Usage: ensure_venv [EXTRA]   e.g. ensure_venv test
+# Installs python3-venv first when the machine lacks it (root on Debian). Re-installs only when
+# pyproject.toml changed since the last install (a stamp file holds its hash).
+ensure_venv() {
+    local extra="${1:-}" repo venv stamp want
+    repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="$repo/.venv"
+    stamp="$venv/.ecsemu-installed"
+    want="$(sha256sum "$repo/pyproject.toml" | cut -c1-16)-${extra:-base}"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+            if [[ "$(id -u)" == 0 && -r /etc/debian_version ]]; then
+                apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+                rm -rf "$venv"
+                python3 -m venv "$venv"
+            else
+                echo "ecsemu: python3 -m venv failed; install python3-venv" >&2
+                return 1
+            fi
+        fi
+    fi
+    if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+        echo "ecsemu: installing into $venv ..." >&2
+        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+        "$venv/bin/python" -m pip install -q -e "$repo${extra:+[$extra]}"
+        echo "$want" >"$stamp"
+    fi
+    export PATH="$venv/bin:$PATH"
+}

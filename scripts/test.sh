@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install what the tests need (./.venv, a Docker engine, the test images), then run the
+# linters and the whole test suite. Arguments go to pytest.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+# shellcheck source=scripts/_venv.sh
+source scripts/_venv.sh
+ensure_venv test
+bash scripts/ensure-docker.sh
+bash scripts/build-test-images.sh
+echo "== ruff" && ruff check .
+echo "== mypy" && mypy
+echo "== pytest" && python -m pytest "$@"
