@@ -102,15 +102,15 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         port = port or free_port()
         data_dir = data_dir or tmp_path / "data"
         log_path = tmp_path / f"server-{len(started)}.log"
-        log_file = log_path.open("w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "ecsemu", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-        )
+        with log_path.open("w") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ecsemu", "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            )
         server = ServerProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path)
         started.append(server)
 

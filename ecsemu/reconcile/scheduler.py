@@ -9,8 +9,8 @@ Vocabulary:
 - The PRIMARY deployment is the newest; older ones are ACTIVE until they have no tasks.
 
 Rules (ECS's rolling update):
-- Never more than floor(desired × maximumPercent / 100) live tasks while a deployment rolls,
-  and never stop an old task if that leaves fewer than ceil(desired × minimumHealthyPercent
+- Never more than floor(desired * maximumPercent / 100) live tasks while a deployment rolls,
+  and never stop an old task if that leaves fewer than ceil(desired * minimumHealthyPercent
   / 100) healthy ones. Scaling (desiredCount changes) and replacing failed tasks are not
   bound by the minimum.
 - Only tasks whose ``serviceName`` is this service are ever counted or stopped.
@@ -57,7 +57,7 @@ def is_healthy(task: Record) -> bool:
         return False
     health = status.get("healthStatus", "UNKNOWN")
     has_checks = any(c.get("healthCheck") for c in task["spec"]["containers"] if c["essential"])
-    return health == "HEALTHY" if has_checks else health != "UNHEALTHY"
+    return bool(health == "HEALTHY") if has_checks else bool(health != "UNHEALTHY")
 
 
 def _sort(tasks: list[Record]) -> _Tasks:
@@ -138,7 +138,7 @@ def _replace_unhealthy(
     for group in by_deployment.values():
         for task in group.live:
             status = task["status"]
-            started = float(status.get("startedAt") or now)
+            started = float(status["startedAt"]) if status.get("startedAt") is not None else now
             if status.get("healthStatus") == "UNHEALTHY" and now - started >= grace:
                 actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", HEALTH_FAILURE))
                 events.append(f"(service {spec['serviceName']}) (task {_task_id(task)}) failed container health checks.")

@@ -101,11 +101,16 @@ def _toward_running(
         status["pullStoppedAt"] = observed.pull_stopped_at
     essentials = [c["name"] for c in spec["containers"] if c["essential"]]
     essential_states = [observed.containers.get(name) for name in essentials]
-    if last in ("PENDING", "ACTIVATING") and all(c is not None and c.state == "running" for c in essential_states):
+    status["healthStatus"] = task_health(essential_states)
+    if last not in ("PENDING", "ACTIVATING"):
+        return []
+    if all(c is not None and c.state == "running" for c in essential_states):
         started = [c.started_at for c in observed.containers.values() if c.started_at is not None]
         status.update(lastStatus="RUNNING", startedAt=max(started) if started else now)
-    status["healthStatus"] = task_health(essential_states)
-    return []
+        return []
+    # Still starting: launching again is a no-op while the runtime works on it, and resumes a
+    # launch that a restart of the emulator interrupted.
+    return [Launch(build_launch(spec, definition))] if definition is not None else []
 
 
 def _toward_stopped(spec: Record, status: Record, observed: ObservedTask | None, now: float) -> list[Action]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
+from ecsemu.runtime.base import Health, ObservedContainer, ObservedTask, TaskLaunch
 
 
 class SimulatedRuntime:
@@ -84,7 +84,7 @@ class SimulatedRuntime:
         containers = {}
         for container in entry["containers"]:
             name = container["name"]
-            health = "HEALTHY" if container["healthCheck"] else "UNKNOWN"
+            health: Health = "HEALTHY" if container["healthCheck"] else "UNKNOWN"
             if stop_at is not None and now >= stop_at + self._stop_s:
                 observed = ObservedContainer(
                     name, "exited", exit_code=0, started_at=running_at if stop_at >= running_at else None,

@@ -6,15 +6,19 @@ Invariants:
 - Every write goes to memory and, when a path is given, to SQLite (WAL) before the call
   returns: a record that a write call returned is on disk, even if the process is killed.
 - ``transaction()`` makes several reads and writes atomic; writes inside it are committed to
-  SQLite together when the outermost transaction ends. Listeners hear of the changed keys
-  after the commit, outside the store's lock.
+  SQLite together when the outermost transaction ends. A failed transaction leaves every
+  record as it was, in its place in the order. Listeners hear of the changed keys after the
+  commit, outside the store's lock; a listener that fails is logged and does not undo or fail
+  the write, nor keep the other listeners from hearing it.
 - Kinds are plain strings chosen by the services ("cluster", "task", ...). Ordering within a
   kind is insertion order (the order ids were first written).
 """
 
 from __future__ import annotations
 
+import builtins
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +27,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ecsemu.context import Scope
+
+log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
@@ -54,9 +60,10 @@ class Store:
         self._tables: dict[tuple[Scope, str], dict[str, str]] = {}
         self._seq = 0
         self._depth = 0
-        self._pending: list[Change] = []
-        self._undo: list[tuple[tuple[Scope, str, str], str | None]] = []
-        self._listeners: list[Listener] = []
+        self._pending: builtins.list[Change] = []
+        # Memory-only undo images: (key, body before, position in its table before).
+        self._undo: builtins.list[tuple[tuple[Scope, str, str], str | None, int]] = []
+        self._listeners: builtins.list[Listener] = []
         self._db: sqlite3.Connection | None = None
         self.path = path
         if path is not None:
@@ -106,8 +113,11 @@ class Store:
                 self._db.execute("COMMIT")
             changes, self._pending, self._undo = self._pending, [], []
         if changes:
-            for listener in self._listeners:
-                listener(changes)
+            for listener in builtins.list(self._listeners):
+                try:
+                    listener(changes)
+                except Exception:  # the write is committed; a listener's bug must not undo that
+                    log.exception("store listener %r failed", listener)
 
     def _rollback(self) -> None:
         # Memory was written as we went; reload the touched tables from the last good state.
@@ -116,13 +126,19 @@ class Store:
             self._tables.clear()
             self._load()
         else:
-            # Without SQLite we keep undo images for the transaction.
-            for (scope, kind, record_id), body in reversed(self._undo):
+            # Without SQLite we keep undo images for the transaction, undone newest first.
+            for (scope, kind, record_id), body, position in reversed(self._undo):
                 table = self._tables.setdefault((scope, kind), {})
                 if body is None:
                     table.pop(record_id, None)
+                elif record_id in table:
+                    table[record_id] = body  # rewritten in place: its position never moved
                 else:
-                    table[record_id] = body
+                    # It was deleted: put it back where it was, so the order is as before.
+                    items = builtins.list(table.items())
+                    items.insert(position, (record_id, body))
+                    table.clear()
+                    table.update(items)
         self._pending = []
         self._undo = []
 
@@ -133,16 +149,16 @@ class Store:
             body = self._tables.get((scope, kind), {}).get(record_id)
         return None if body is None else json.loads(body)
 
-    def list(self, scope: Scope, kind: str) -> list[Record]:
+    def list(self, scope: Scope, kind: str) -> builtins.list[Record]:
         with self._lock:
-            bodies = list(self._tables.get((scope, kind), {}).values())
+            bodies = builtins.list(self._tables.get((scope, kind), {}).values())
         return [json.loads(body) for body in bodies]
 
-    def ids(self, scope: Scope, kind: str) -> list[str]:
+    def ids(self, scope: Scope, kind: str) -> builtins.list[str]:
         with self._lock:
-            return list(self._tables.get((scope, kind), {}))
+            return builtins.list(self._tables.get((scope, kind), {}))
 
-    def scopes(self) -> list[Scope]:
+    def scopes(self) -> builtins.list[Scope]:
         with self._lock:
             return sorted({scope for (scope, _kind), table in self._tables.items() if table})
 
@@ -178,7 +194,9 @@ class Store:
             table = self._tables.get((scope, kind), {})
             if record_id not in table:
                 return
-            self._remember(scope, kind, record_id, table.pop(record_id))
+            if self._db is None:
+                self._remember(scope, kind, record_id, table[record_id], builtins.list(table).index(record_id))
+            del table[record_id]
             if self._db is not None:
                 self._db.execute(
                     "DELETE FROM records WHERE account=? AND region=? AND kind=? AND id=?",
@@ -197,9 +215,10 @@ class Store:
             if self._db is not None:
                 self._db.execute("DELETE FROM records")
 
-    def _remember(self, scope: Scope, kind: str, record_id: str, previous: str | None) -> None:
+    def _remember(self, scope: Scope, kind: str, record_id: str, previous: str | None, position: int = -1) -> None:
+        """Keep an undo image (memory-only stores); ``position`` matters for deletions only."""
         if self._db is None:
-            self._undo.append(((scope, kind, record_id), previous))
+            self._undo.append(((scope, kind, record_id), previous, position))
 
     def close(self) -> None:
         with self._lock:
