@@ -36,10 +36,20 @@ class _RequestHandler(WSGIRequestHandler):
 
 
 def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
-    if config.runtime == "docker":
-        raise SystemExit("ecsemu: the docker runtime is not available yet; use --runtime simulated")
-    if config.runtime == "auto":
-        log.warning("no Docker runtime in this version: tasks run on the simulated runtime")
+    """docker when asked (or, with auto, when an engine answers); else simulated."""
+    if config.runtime in ("docker", "auto"):
+        from ecsemu.runtime.docker import DockerRuntime, docker_available  # noqa: PLC0415 (docker is optional)
+
+        if docker_available():
+            return DockerRuntime(
+                allow_host_access=config.allow_host_access,
+                region=config.region,
+                account_id=config.account_id,
+                keep_stopped=config.keep_stopped_containers,
+            )
+        if config.runtime == "docker":
+            raise SystemExit("ecsemu: --runtime docker, but no Docker engine answers (see scripts/ensure-docker.sh)")
+        log.warning("no Docker engine answers: tasks run on the simulated runtime (no containers)")
     return SimulatedRuntime(StoreMapping(store, "simulated_task"))
 
 

@@ -69,10 +69,23 @@ class StopTask:
 
 
 @dataclass(frozen=True)
+class RollBack:
+    """Start a new deployment of an earlier task definition (the circuit breaker's rollback)."""
+
+    scope: Scope
+    service_key: str
+    failed_deployment_id: str
+    deployment_id: str
+    task_definition: str
+
+
+@dataclass(frozen=True)
 class SetServiceStatus:
     scope: Scope
     key: str
     status: dict[str, Any] = field(default_factory=dict)
 
 
-Action = Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | SetServiceStatus
+Action = (
+    Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | RollBack | SetServiceStatus
+)

@@ -18,6 +18,7 @@ from ecsemu.reconcile.actions import (
     Launch,
     PlaceTasks,
     RemoveContainers,
+    RollBack,
     SetServiceStatus,
     SetTaskStatus,
     StopContainers,
@@ -64,6 +65,18 @@ class Executor:
                 self.store.update(scope, "task", key, stop)
             case PlaceTasks():
                 self._place(action, now)
+            case RollBack():
+                self._roll_back(action, now)
+
+    def _roll_back(self, action: RollBack, now: float) -> None:
+        def start(service: Record) -> None:
+            spec = service["spec"]
+            if spec["deployments"][-1]["id"] != action.failed_deployment_id or spec["status"] != "ACTIVE":
+                return  # a newer UpdateService or a delete already moved on
+            spec["taskDefinition"] = action.task_definition
+            spec["deployments"].append(service_model.new_deployment(action.deployment_id, spec, now))
+
+        self.store.update(action.scope, "service", action.service_key, start)
 
     def _place(self, action: PlaceTasks, now: float) -> None:
         with self.store.transaction():

@@ -15,6 +15,8 @@ class Ids(Protocol):
 
     def attachment_id(self) -> str: ...
 
+    def deployment_id(self) -> str: ...
+
 
 class RandomIds:
     def task_id(self) -> str:
@@ -25,6 +27,9 @@ class RandomIds:
 
     def attachment_id(self) -> str:
         return str(uuid.uuid4())
+
+    def deployment_id(self) -> str:
+        return "ecs-svc/" + "".join(secrets.choice("0123456789") for _ in range(19))
 
 
 class CountingIds:
@@ -41,3 +46,6 @@ class CountingIds:
 
     def attachment_id(self) -> str:
         return f"00000000-0000-0000-0000-{next(self._counter):012d}"
+
+    def deployment_id(self) -> str:
+        return f"ecs-svc/{next(self._counter):019d}"

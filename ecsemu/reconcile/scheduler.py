@@ -16,6 +16,10 @@ Rules (ECS's rolling update):
 - Only tasks whose ``serviceName`` is this service are ever counted or stopped.
 - Repeated failures throttle launches: after 3 failed tasks in a deployment, each launch
   waits 2^(n-3) s (at most 30 s) after the last failure.
+- The deployment circuit breaker (when enabled) marks the PRIMARY deployment FAILED once its
+  failed tasks reach the threshold: ceil(desired / 2), at least 3 and at most 200. A FAILED
+  deployment launches nothing more; with rollback, a new deployment of the last COMPLETED
+  deployment's task definition starts.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
-from ecsemu.reconcile.actions import Action, PlaceTasks, SetServiceStatus, StopTask
+from ecsemu.reconcile.actions import Action, PlaceTasks, RollBack, SetServiceStatus, StopTask
 from ecsemu.reconcile.ids import Ids
 
 Record = dict[str, Any]
@@ -36,6 +40,8 @@ FAILURE_CODES = frozenset({"TaskFailedToStart", "EssentialContainerExited"})
 HEALTH_FAILURE = "Task failed container health checks"
 THROTTLE_AFTER = 3
 MAX_BACKOFF_S = 30.0
+BREAKER_MIN, BREAKER_MAX = 3, 200
+BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
 
 @dataclass
@@ -106,7 +112,9 @@ def plan_service(
             status["inactive"] = True
     elif primary is not None:
         actions += _replace_unhealthy(scope, spec, by_deployment, now, events)
-        actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status)
+        actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status)
+        if status["deployments"].get(primary["id"], {}).get("rolloutState") != "FAILED":
+            actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status)
 
     _count(spec, status, deployments, by_deployment, now, events)
     if events:
@@ -144,6 +152,43 @@ def _replace_unhealthy(
                 events.append(f"(service {spec['serviceName']}) (task {_task_id(task)}) failed container health checks.")
                 group.live.remove(task)
     return actions
+
+
+def breaker_threshold(desired: int) -> int:
+    return min(max(math.ceil(desired / 2), BREAKER_MIN), BREAKER_MAX)
+
+
+def _circuit_breaker(
+    scope: Scope,
+    key: str,
+    spec: Record,
+    deployments: list[Record],
+    by_deployment: dict[str, _Tasks],
+    ids: Ids,
+    events: list[str],
+    status: Record,
+) -> list[Action]:
+    breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
+    primary = deployments[-1]
+    entry = status["deployments"].setdefault(primary["id"], {})
+    if not breaker.get("enable") or entry.get("rolloutState", "IN_PROGRESS") != "IN_PROGRESS":
+        return []
+    if len(_failed(by_deployment[primary["id"]].stopped)) < breaker_threshold(int(spec["desiredCount"])):
+        return []
+    name = spec["serviceName"]
+    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON)
+    events.append(f"(service {name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
+    if not breaker.get("rollback"):
+        return []
+    completed = [
+        d for d in spec["deployments"][:-1]
+        if status["deployments"].get(d["id"], {}).get("rolloutState") == "COMPLETED"
+    ]  # fmt: skip
+    if not completed:
+        return []
+    target = completed[-1]
+    events.append(f"(service {name}) rolling back to deployment {target['id']}.")
+    return [RollBack(scope, key, primary["id"], ids.deployment_id(), target["taskDefinition"])]
 
 
 def _roll(

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reconcile_records import SCOPE, service, task
 
-from ecsemu.reconcile.actions import PlaceTasks, SetServiceStatus, StopTask
+from ecsemu.reconcile.actions import PlaceTasks, RollBack, SetServiceStatus, StopTask
 from ecsemu.reconcile.ids import CountingIds
-from ecsemu.reconcile.scheduler import plan_service
+from ecsemu.reconcile.scheduler import breaker_threshold, plan_service
 
 
 def _plan(svc: dict[str, Any], tasks: list[dict[str, Any]], now: float = 100.0) -> list[Any]:
@@ -114,3 +114,34 @@ def test_a_rolling_step_keeps_the_bounds(world: tuple[dict[str, Any], list[dict[
     if new_count <= desired:  # no scale-in of the new deployment in this step
         # stopping old tasks never takes healthy below the minimum (unless it already was)
         assert healthy_after >= min(minimum, healthy_before)
+
+
+def _failed_tasks(count: int, deployment: str) -> list[dict[str, Any]]:
+    failed = []
+    for index in range(count):
+        dead = task(f"{deployment[-1]}f{index}", deployment=deployment, last="STOPPED")
+        dead["status"].update(stopCode="TaskFailedToStart", stoppedReason="CannotPullContainerError: nope", stoppedAt=1.0)
+        failed.append(dead)
+    return failed
+
+
+def test_circuit_breaker_fails_and_rolls_back_to_the_last_completed_deployment() -> None:
+    svc = service(4, deployments=("ecs-svc/1", "ecs-svc/2"))
+    svc["spec"]["deploymentConfiguration"]["deploymentCircuitBreaker"] = {"enable": True, "rollback": True}
+    svc["status"] = {"deployments": {"ecs-svc/1": {"rolloutState": "COMPLETED"}}}
+    old = [task(f"o{i}", deployment="ecs-svc/1") for i in range(4)]
+    assert not [a for a in _plan(svc, old + _failed_tasks(2, "ecs-svc/2")) if isinstance(a, RollBack)]
+    actions = _plan(svc, old + _failed_tasks(3, "ecs-svc/2"))  # threshold: max(ceil(4/2), 3) = 3
+    rollback = [a for a in actions if isinstance(a, RollBack)]
+    assert [(a.failed_deployment_id, a.task_definition) for a in rollback] == [("ecs-svc/2", svc["spec"]["taskDefinition"])]
+    status = _status(actions)
+    assert status["deployments"]["ecs-svc/2"]["rolloutState"] == "FAILED"
+    assert status["deployments"]["ecs-svc/2"]["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    messages = [e["message"] for e in status["events"]]
+    assert "(service svc) (deployment ecs-svc/2) deployment failed: tasks failed to start." in messages
+    assert "(service svc) rolling back to deployment ecs-svc/1." in messages
+    assert not [a for a in actions if isinstance(a, PlaceTasks | StopTask)]  # a FAILED deployment launches nothing
+
+
+def test_breaker_threshold_is_clamped() -> None:
+    assert [breaker_threshold(n) for n in (0, 1, 6, 7, 10, 1000)] == [3, 3, 3, 4, 5, 200]

@@ -54,7 +54,8 @@ def new_task_id() -> str:
 
 
 def new_deployment_id() -> str:
-    return "ecs-svc/" + "".join(random.choices("0123456789", k=19))
+    """``ecs-svc/`` and a 19-digit number, as ECS shows them (a number: no leading zero)."""
+    return "ecs-svc/" + random.choice("123456789") + "".join(random.choices("0123456789", k=18))
 
 
 def new_short_id() -> str:

@@ -26,27 +26,50 @@ KIND = "cluster"
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 PENDING_STATES = {"PROVISIONING", "PENDING", "ACTIVATING"}
 DEFAULT_SETTINGS = [{"name": "containerInsights", "value": "disabled"}]
+# What include=STATISTICS shows, "separated by launch type" (names as the API reference lists them).
+_STATISTICS = (
+    "runningEC2TasksCount", "runningFargateTasksCount", "pendingEC2TasksCount", "pendingFargateTasksCount",
+    "activeEC2ServiceCount", "activeFargateServiceCount", "drainingEC2ServiceCount", "drainingFargateServiceCount",
+)  # fmt: skip
 
 
 def in_cluster(record_id: str, cluster_name: str) -> bool:
     return record_id.startswith(cluster_name + "/")
 
 
-def _counts(call: Call, name: str) -> dict[str, int]:
-    running = pending = 0
+def _launch_kind(launch_type: str | None, capacity_provider: str | None) -> str:
+    """The launch type a cluster's statistics count a task or service under."""
+    if launch_type == "FARGATE" or capacity_provider in ("FARGATE", "FARGATE_SPOT"):
+        return "Fargate"
+    return "External" if launch_type == "EXTERNAL" else "EC2"
+
+
+def _tally(call: Call, name: str) -> dict[str, int]:
+    """Every count DescribeClusters shows, read from the records now (STATISTICS names)."""
+    tally: dict[str, int] = dict.fromkeys(_STATISTICS, 0)
     for task in call.store.list(call.scope, "task"):
-        if task["spec"]["clusterName"] != name:
+        spec = task["spec"]
+        if spec["clusterName"] != name:
             continue
         last_status = task["status"].get("lastStatus", "PROVISIONING")
+        kind = _launch_kind(spec.get("launchType"), spec.get("capacityProviderName"))
         if last_status == "RUNNING":
-            running += 1
+            tally[f"running{kind}TasksCount"] = tally.get(f"running{kind}TasksCount", 0) + 1
         elif last_status in PENDING_STATES:
-            pending += 1
-    services = sum(
-        1
-        for record_id in call.store.ids(call.scope, "service")
-        if in_cluster(record_id, name) and _service_active(call, record_id)
-    )
+            tally[f"pending{kind}TasksCount"] = tally.get(f"pending{kind}TasksCount", 0) + 1
+    for record_id, service in zip(call.store.ids(call.scope, "service"), call.store.list(call.scope, "service"), strict=True):
+        if not in_cluster(record_id, name) or service["status"].get("inactive"):
+            continue
+        spec = service["spec"]
+        strategy = spec.get("capacityProviderStrategy") or [{}]
+        kind = _launch_kind(spec.get("launchType"), strategy[0].get("capacityProvider"))
+        state = "active" if spec["status"] == "ACTIVE" else "draining"
+        tally[f"{state}{kind}ServiceCount"] = tally.get(f"{state}{kind}ServiceCount", 0) + 1
+    return tally
+
+
+def _counts(call: Call, name: str) -> dict[str, int]:
+    tally = _tally(call, name)
     instances = sum(
         1
         for instance in call.store.list(call.scope, "container_instance")
@@ -54,28 +77,24 @@ def _counts(call: Call, name: str) -> dict[str, int]:
     )
     return {
         "registeredContainerInstancesCount": instances,
-        "runningTasksCount": running,
-        "pendingTasksCount": pending,
-        "activeServicesCount": services,
+        "runningTasksCount": sum(v for k, v in tally.items() if k.startswith("running")),
+        "pendingTasksCount": sum(v for k, v in tally.items() if k.startswith("pending")),
+        "activeServicesCount": sum(v for k, v in tally.items() if k.startswith("active")),
     }
 
 
-def _service_active(call: Call, record_id: str) -> bool:
-    service = call.store.get(call.scope, "service", record_id)
-    return service is not None and service["spec"]["status"] == "ACTIVE" and not service["status"].get("inactive")
-
-
 def render(call: Call, record: Record, include: list[str]) -> dict[str, Any]:
+    counts = _counts(call, record["clusterName"])
     cluster: dict[str, Any] = {
         "clusterArn": record["clusterArn"],
         "clusterName": record["clusterName"],
         "status": record["status"],
-        **_counts(call, record["clusterName"]),
+        **counts,
         "statistics": [],
         "capacityProviders": record.get("capacityProviders", []),
         "defaultCapacityProviderStrategy": record.get("defaultCapacityProviderStrategy", []),
     }
-    if record.get("configuration"):
+    if record.get("configuration") and "CONFIGURATIONS" in include:
         cluster["configuration"] = record["configuration"]
     if record.get("serviceConnectDefaults"):
         cluster["serviceConnectDefaults"] = record["serviceConnectDefaults"]
@@ -86,16 +105,9 @@ def render(call: Call, record: Record, include: list[str]) -> dict[str, Any]:
     if "ATTACHMENTS" in include:
         cluster["attachments"] = []
     if "STATISTICS" in include:
-        cluster["statistics"] = _statistics(cluster)
+        tally = _tally(call, record["clusterName"])
+        cluster["statistics"] = [{"name": name, "value": str(tally[name])} for name in _STATISTICS]
     return cluster
-
-
-def _statistics(cluster: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"name": "runningFargateTasksCount", "value": str(cluster["runningTasksCount"])},
-        {"name": "pendingFargateTasksCount", "value": str(cluster["pendingTasksCount"])},
-        {"name": "activeFargateServiceCount", "value": str(cluster["activeServicesCount"])},
-    ]
 
 
 def _settings(params: Params) -> list[dict[str, str]]:
@@ -107,6 +119,10 @@ def _settings(params: Params) -> list[dict[str, str]]:
             raise InvalidParameterException("Container Insights value must be one of: enabled, disabled, enhanced.")
         settings[item["name"]] = item["value"]
     return [{"name": name, "value": value} for name, value in settings.items()]
+
+
+# What the writing operations answer with: the cluster as it now is, in full.
+_ANSWER = ["SETTINGS", "TAGS", "CONFIGURATIONS"]
 
 
 @operation("CreateCluster")
@@ -122,7 +138,7 @@ def create_cluster(call: Call, params: Params) -> Result:
         existing = call.find_cluster(name)
         if existing is not None:
             # CreateCluster is idempotent: an ACTIVE cluster of that name is answered as it is.
-            return {"cluster": render(call, existing, ["SETTINGS", "TAGS"])}
+            return {"cluster": render(call, existing, _ANSWER)}
         record: Record = {
             "clusterArn": call.arn("cluster", name),
             "clusterName": name,
@@ -137,7 +153,7 @@ def create_cluster(call: Call, params: Params) -> Result:
             if optional in params:
                 record[optional] = params[optional]
         call.store.put(call.scope, KIND, name, record)
-    return {"cluster": render(call, record, ["SETTINGS", "TAGS"])}
+    return {"cluster": render(call, record, _ANSWER)}
 
 
 @operation("DescribeClusters")
@@ -181,7 +197,7 @@ def delete_cluster(call: Call, params: Params) -> Result:
             raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
         record["status"] = "INACTIVE"
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, ["SETTINGS", "TAGS"])}
+    return {"cluster": render(call, record, _ANSWER)}
 
 
 def _draining_services(call: Call, name: str) -> int:
@@ -218,7 +234,7 @@ def update_cluster(call: Call, params: Params) -> Result:
             if optional in params:
                 record[optional] = params[optional]
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, ["SETTINGS"])}
+    return {"cluster": render(call, record, _ANSWER)}
 
 
 @operation("UpdateClusterSettings")
@@ -227,7 +243,7 @@ def update_cluster_settings(call: Call, params: Params) -> Result:
         record = call.require_cluster(params.get("cluster"))
         _apply_settings(record, params.get("settings", []))
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, ["SETTINGS"])}
+    return {"cluster": render(call, record, _ANSWER)}
 
 
 @operation("PutClusterCapacityProviders")
@@ -248,4 +264,4 @@ def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
         record["capacityProviders"] = providers
         record["defaultCapacityProviderStrategy"] = strategy
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, ["SETTINGS"])}
+    return {"cluster": render(call, record, _ANSWER)}
