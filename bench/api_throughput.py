@@ -77,6 +77,7 @@ SEED_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 5.0
 IO_TIMEOUT_S = 10.0
 HANDSHAKE_TIMEOUT_S = 30.0
+CEILING_SECONDS = 5.0
 
 GOAL_THROUGHPUT_RATIO = 5.0
 GOAL_P99_MS = 5.0
@@ -145,6 +146,15 @@ def call(port: int, operation: str, params: dict[str, Any], timeout: float = IO_
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of all the threads of process ``pid`` so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -160,6 +170,7 @@ class WorkerResult:
     ok: int = 0
     errors: int = 0
     reconnects: int = 0
+    opened: int = 0  # measured requests that had to open a new connection first
     first_error: str = ""
     latencies: bytes = b""  # array("d") of seconds, measured requests only
 
@@ -184,6 +195,7 @@ def drive(port: int, offset: int, warmup_s: float, seconds: float, control: Conn
                 break
             request = requests[index % count]
             index += 1
+            fresh = conn.sock is None  # http.client reopens by itself after a "Connection: close"
             try:
                 status, body = exchange(conn, request)
             except (OSError, http.client.HTTPException):
@@ -198,6 +210,7 @@ def drive(port: int, offset: int, warmup_s: float, seconds: float, control: Conn
             finish = time.monotonic()
             if start < measure_from or finish > end:
                 continue
+            result.opened += fresh
             if status == 200:
                 result.ok += 1
                 latencies.append(finish - start)
@@ -218,12 +231,29 @@ class LoadResult:
     ok: int
     errors: int
     reconnects: int
+    opened: int
     first_error: str
+    client_cpu_s: float
+    server_cpu_s: float | None
     latencies: list[float] = field(repr=False)
 
     @property
     def rps(self) -> float:
         return self.ok / self.seconds
+
+    @property
+    def opened_per_request(self) -> float:
+        return self.opened / max(1, self.ok + self.errors)
+
+    @property
+    def client_cpu_share(self) -> float:
+        """The client's CPU time over wall time while measured: 1.0 is one core kept busy."""
+        return self.client_cpu_s / self.seconds
+
+    @property
+    def server_cpu_share(self) -> float:
+        """The server's CPU time over wall time while measured: 1.0 is one core kept busy."""
+        return math.nan if self.server_cpu_s is None else self.server_cpu_s / self.seconds
 
     def percentile_ms(self, q: float) -> float:
         if not self.latencies:
@@ -232,8 +262,19 @@ class LoadResult:
         return self.latencies[rank] * 1000.0
 
 
-def run_load(port: int, mode: ClientMode, connections: int, warmup_s: float, seconds: float) -> LoadResult:
-    """``connections`` connections in parallel, each its own thread or process, same start."""
+def run_load(
+    port: int,
+    mode: ClientMode,
+    connections: int,
+    warmup_s: float,
+    seconds: float,
+    server_pid: int | None = None,
+) -> LoadResult:
+    """``connections`` connections in parallel, each its own thread or process, same start.
+
+    The CPU time of the client (this process and its client processes) and of the server (when
+    its PID is given) is read as the measurement starts and as it ends.
+    """
     pipes: list[Connection] = []
     runners: list[threading.Thread | multiprocessing.process.BaseProcess] = []
     context = multiprocessing.get_context("spawn")
@@ -255,6 +296,12 @@ def run_load(port: int, mode: ClientMode, connections: int, warmup_s: float, sec
                 raise RuntimeError("a client connection did not get ready in time")
         for pipe in pipes:
             pipe.send("go")
+        client_pids = [os.getpid()] + [r.pid for r in runners if isinstance(r, multiprocessing.process.BaseProcess)]
+        pids = {"client": client_pids, "server": [server_pid] if server_pid else []}
+        time.sleep(warmup_s)
+        before = {side: sum(map(cpu_seconds, ids)) for side, ids in pids.items()}
+        time.sleep(seconds)
+        after = {side: sum(map(cpu_seconds, ids)) for side, ids in pids.items()}
         results: list[WorkerResult] = []
         for pipe in pipes:
             if not pipe.poll(deadline):
@@ -277,6 +324,9 @@ def run_load(port: int, mode: ClientMode, connections: int, warmup_s: float, sec
         ok=sum(r.ok for r in results),
         errors=sum(r.errors for r in results),
         reconnects=sum(r.reconnects for r in results),
+        opened=sum(r.opened for r in results),
+        client_cpu_s=after["client"] - before["client"],
+        server_cpu_s=after["server"] - before["server"] if server_pid else None,
         first_error=next((r.first_error for r in results if r.first_error), ""),
         latencies=latencies,
     )
@@ -285,19 +335,30 @@ def run_load(port: int, mode: ClientMode, connections: int, warmup_s: float, sec
 # --------------------------------------------------------------------------------------------
 # The trivial responder: the client's ceiling
 
+CEILING_KEEP_ALIVE = "keep-alive"
+CEILING_CLOSE = "new connection per request"
 _CANNED = b'{"clusters":[],"failures":[]}'
-_CANNED_RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: 0\r\n"
-    b"Content-Length: " + str(len(_CANNED)).encode() + b"\r\n\r\n" + _CANNED
-)
 
 
-def respond_trivially(port: int, cpus: set[int] | None, ready: Connection) -> None:
-    """A canned 200 to every request on keep-alive connections (asyncio, no HTTP library)."""
+def canned_response(close: bool) -> bytes:
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: 0\r\n"
+        + (b"Connection: close\r\n" if close else b"")
+        + b"Content-Length: "
+        + str(len(_CANNED)).encode()
+        + b"\r\n\r\n"
+        + _CANNED
+    )
+
+
+def respond_trivially(port: int, close: bool, cpus: set[int] | None, ready: Connection) -> None:
+    """A canned 200 to every request (asyncio, no HTTP library); with ``close``, closing the
+    connection after each answer as werkzeug's server does, else keeping it alive."""
     import asyncio  # noqa: PLC0415  (only the responder process needs it)
 
     if cpus:
         os.sched_setaffinity(0, cpus)
+    response = canned_response(close)
 
     class Canned(asyncio.Protocol):
         def __init__(self) -> None:
@@ -324,7 +385,10 @@ def respond_trivially(port: int, cpus: set[int] | None, ready: Connection) -> No
                     return
                 self.buffer = self.buffer[total:]
                 assert self.transport is not None
-                self.transport.write(_CANNED_RESPONSE)
+                self.transport.write(response)
+                if close:
+                    self.transport.close()
+                    return
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -338,12 +402,12 @@ def respond_trivially(port: int, cpus: set[int] | None, ready: Connection) -> No
 
 
 def measure_ceiling(
-    mode: ClientMode, connections: int, warmup_s: float, seconds: float, cpus: set[int] | None
+    close: bool, mode: ClientMode, connections: int, warmup_s: float, seconds: float, cpus: set[int] | None
 ) -> LoadResult:
     port = free_port()
     ours, theirs = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(
-        target=respond_trivially, args=(port, cpus, theirs), daemon=True
+        target=respond_trivially, args=(port, close, cpus, theirs), daemon=True
     )
     process.start()
     try:
@@ -475,6 +539,9 @@ class ServerFigures:
     ok: int
     errors: int
     reconnects: int
+    opened_per_request: float
+    server_cpu_share: float
+    client_cpu_share: float
     first_error: str
     startup_ms: float
     startup_runs_ms: list[float]
@@ -497,7 +564,7 @@ def measure_server(
     time.sleep(IDLE_SETTLE_S)
     rss_idle = server.rss_mib()
     seed(server)
-    load = run_load(server.port, args.clients, args.connections, args.warmup, args.seconds)
+    load = run_load(server.port, args.clients, args.connections, args.warmup, args.seconds, server.pid)
     rss_after = server.rss_mib()
     server.stop()
     return ServerFigures(
@@ -508,6 +575,9 @@ def measure_server(
         ok=load.ok,
         errors=load.errors,
         reconnects=load.reconnects,
+        opened_per_request=load.opened_per_request,
+        server_cpu_share=load.server_cpu_share,
+        client_cpu_share=load.client_cpu_share,
         first_error=load.first_error,
         startup_ms=statistics.median(startups),
         startup_runs_ms=startups,
@@ -552,7 +622,7 @@ def goals(ecsemu: ServerFigures, moto: ServerFigures) -> list[Goal]:
 def print_report(
     args: argparse.Namespace,
     pinning: str,
-    ceiling: LoadResult | None,
+    ceilings: dict[str, LoadResult],
     figures: Sequence[ServerFigures],
     met: list[Goal],
 ) -> None:
@@ -560,10 +630,11 @@ def print_report(
         f"api_throughput: {args.connections} connections ({args.clients}), {args.seconds:g} s per server after "
         f"{args.warmup:g} s warm-up; {pinning}"
     )
-    if ceiling is not None:
+    for kind, ceiling in ceilings.items():
         print(
-            f"client ceiling (trivial responder): {ceiling.rps:,.0f} req/s, p50 {ceiling.percentile_ms(0.5):.2f} ms, "
-            f"p99 {ceiling.percentile_ms(0.99):.2f} ms, errors {ceiling.errors}"
+            f"client ceiling, trivial responder, {kind}: {ceiling.rps:,.0f} req/s, "
+            f"p50 {ceiling.percentile_ms(0.5):.2f} ms, p99 {ceiling.percentile_ms(0.99):.2f} ms, "
+            f"client CPU {ceiling.client_cpu_share:.0%} of a core"
         )
     print()
     columns = (
@@ -583,8 +654,18 @@ def print_report(
         )
     for f in figures:
         runs = ", ".join(f"{ms:.0f}" for ms in f.startup_runs_ms)
-        share = f"; {f.rps / ceiling.rps:.0%} of the client ceiling" if ceiling else ""
-        print(f"  {f.name}: start-up runs {runs} ms (median shown); reconnects {f.reconnects}{share}")
+        ceiling = ceilings.get(CEILING_CLOSE if f.opened_per_request > 0.5 else CEILING_KEEP_ALIVE)
+        share = f"; {f.rps / ceiling.rps:.0%} of the client's ceiling" if ceiling else ""
+        print(
+            f"  {f.name}: start-up runs {runs} ms (median shown); CPU: server {f.server_cpu_share:.0%}, "
+            f"client {f.client_cpu_share:.0%} of a core; new connections per request {f.opened_per_request:.2f}; reconnects after failure {f.reconnects}{share}"
+        )
+    closers = [f.name for f in figures if f.opened_per_request > 0.5]
+    if closers:
+        print(
+            f"  note: {' and '.join(closers)} closed the connection after every response (werkzeug's server always "
+            "sends Connection: close): each request paid a TCP connect and, in the server, a new thread"
+        )
     ecsemu, moto = figures
     print()
     print(
@@ -594,15 +675,16 @@ def print_report(
     print("goals:")
     for goal in met:
         print(f"  {'PASS' if goal.met else 'MISS'}  {goal.name:<20} {goal.target:<12} measured {goal.value}")
-    print_errors(figures, ceiling)
+    print_errors(figures, ceilings)
 
 
-def print_errors(figures: Sequence[ServerFigures], ceiling: LoadResult | None) -> None:
+def print_errors(figures: Sequence[ServerFigures], ceilings: dict[str, LoadResult]) -> None:
     for f in figures:
         if f.errors:
             print(f"\n!!! {f.name}: {f.errors} ERRORS out of {f.ok + f.errors} requests; first: {f.first_error}")
-    if ceiling is not None and ceiling.errors:
-        print(f"\n!!! client ceiling: {ceiling.errors} ERRORS; first: {ceiling.first_error}")
+    for kind, ceiling in ceilings.items():
+        if ceiling.errors:
+            print(f"\n!!! client ceiling, {kind}: {ceiling.errors} ERRORS; first: {ceiling.first_error}")
     if any(f.errors for f in figures):
         print("!!! THIS RUN HAD ERRORS: its figures are not comparable.")
 
@@ -610,7 +692,7 @@ def print_errors(figures: Sequence[ServerFigures], ceiling: LoadResult | None) -
 def summary(
     args: argparse.Namespace,
     pinning: str,
-    ceiling: LoadResult | None,
+    ceilings: dict[str, LoadResult],
     figures: Sequence[ServerFigures],
     met: list[Goal],
 ) -> dict[str, Any]:
@@ -621,13 +703,15 @@ def summary(
         "seconds": args.seconds,
         "warmup_s": args.warmup,
         "pinning": pinning,
-        "client_ceiling": None
-        if ceiling is None
-        else {
-            "rps": ceiling.rps,
-            "p50_ms": ceiling.percentile_ms(0.5),
-            "p99_ms": ceiling.percentile_ms(0.99),
-            "errors": ceiling.errors,
+        "client_ceilings": {
+            kind: {
+                "rps": ceiling.rps,
+                "p50_ms": ceiling.percentile_ms(0.5),
+                "p99_ms": ceiling.percentile_ms(0.99),
+                "errors": ceiling.errors,
+                "client_cpu_share": ceiling.client_cpu_share,
+            }
+            for kind, ceiling in ceilings.items()
         },
         "servers": {f.name: asdict(f) for f in figures},
         "ratios": {
@@ -652,8 +736,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--connections", type=int, default=4, help="concurrent keep-alive connections (default 4)")
     parser.add_argument(
-        "--clients", choices=["processes", "threads"], default="processes",
-        help="one client process per connection (default) or one thread per connection in this process",
+        "--clients", choices=["threads", "processes"], default="threads",
+        help="one thread per connection in this process (default) or one client process per connection",
     )  # fmt: skip
     parser.add_argument(
         "--startup-runs", type=int, default=3, help="spawns per server to time start-up; median (default 3)"
@@ -689,10 +773,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     try:
         log = sys.stderr
-        ceiling = None
+        ceilings: dict[str, LoadResult] = {}
         if not args.no_ceiling:
-            print("measuring the client's ceiling against a trivial responder...", file=log, flush=True)
-            ceiling = measure_ceiling(args.clients, args.connections, args.warmup, min(args.seconds, 5.0), server_cpus)
+            for kind, close in ((CEILING_KEEP_ALIVE, False), (CEILING_CLOSE, True)):
+                print(f"measuring the client's ceiling ({kind})...", file=log, flush=True)
+                seconds = min(args.seconds, CEILING_SECONDS)
+                ceilings[kind] = measure_ceiling(
+                    close, args.clients, args.connections, args.warmup, seconds, server_cpus
+                )
         figures = []
         for spec in (ecsemu_spec(), moto_spec()):
             print(f"measuring {spec.name}...", file=log, flush=True)
@@ -702,9 +790,9 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     met = goals(*figures)
     if args.json:
-        print(json.dumps(summary(args, pinning, ceiling, figures, met), indent=2))
+        print(json.dumps(summary(args, pinning, ceilings, figures, met), indent=2))
     else:
-        print_report(args, pinning, ceiling, figures, met)
+        print_report(args, pinning, ceilings, figures, met)
     return 1 if any(f.errors for f in figures) else 0
 
 

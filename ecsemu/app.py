@@ -20,6 +20,7 @@ from ecsemu.runtime.base import ContainerRuntime
 from ecsemu.runtime.simulated import SimulatedRuntime
 from ecsemu.services.ecs.base import Settings
 from ecsemu.services.ecs.provider import EcsProvider
+from ecsemu.services.elbv2.provider import Elbv2Provider
 from ecsemu.state.mapping import StoreMapping
 from ecsemu.state.store import Store
 
@@ -77,7 +78,7 @@ class Emulator:
         settings = Settings(
             stopped_task_retention_s=config.stopped_task_retention_s, allow_host_access=config.allow_host_access
         )
-        providers: list[Any] = [EcsProvider(store, settings)]
+        providers: list[Any] = [EcsProvider(store, settings), Elbv2Provider(store)]
         gateway = GatewayConfig(
             default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
         )

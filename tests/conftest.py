@@ -134,3 +134,25 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def docker_emulator() -> Iterator[Emulator]:
+    """An in-process ecsemu whose tasks are real Docker containers."""
+    from ecsemu.runtime.docker import docker_available  # noqa: PLC0415
+
+    if not docker_available():
+        pytest.fail("no Docker engine answers: run scripts/ensure-docker.sh (scripts/test.sh does)")
+    instance = Emulator.build(Config(port=0, ephemeral=True, runtime="docker"))
+    instance.start()
+    yield instance
+    instance.shutdown()
+
+
+@pytest.fixture
+def docker_ecs(docker_emulator: Emulator) -> Iterator[Any]:
+    """A boto3 ECS client for the Docker-backed emulator; the test's containers are gone after it."""
+    yield client("ecs", docker_emulator.endpoint)
+    requests.post(f"{docker_emulator.endpoint}/_ecsemu/reset", timeout=10)
+    docker_emulator.reconciler.nudge()
+    wait_until(lambda: not docker_emulator.runtime.observe(), timeout=60, what="the test's containers to be removed")

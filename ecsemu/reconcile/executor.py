@@ -84,9 +84,16 @@ class Executor:
             if service is None or service_model.visible_status(service) != "ACTIVE":
                 return
             spec = service["spec"]
-            deployment = next((d for d in spec["deployments"] if d["id"] == action.deployment_id), None)
-            if deployment is None or deployment["id"] != spec["deployments"][-1]["id"]:
-                return
+            deployment: Record | None
+            if spec["deploymentController"]["type"] == "EXTERNAL":
+                # The deployment is a task set: its record has the same launch members.
+                deployment = self.store.get(action.scope, "task_set", f"{action.service_key}/{action.deployment_id}")
+                if deployment is None or deployment["status"] == "DRAINING":
+                    return
+            else:
+                deployment = next((d for d in spec["deployments"] if d["id"] == action.deployment_id), None)
+                if deployment is None or deployment["id"] != spec["deployments"][-1]["id"]:
+                    return
             family_revision = deployment["taskDefinition"].split("/", 1)[1]
             definition = self.store.get(action.scope, "taskdef", family_revision)
             if definition is None:

@@ -22,7 +22,7 @@ from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
 
-WATCHED_KINDS = frozenset({"task", "service"})
+WATCHED_KINDS = frozenset({"task", "service", "task_set"})
 
 
 class Reconciler:
@@ -64,6 +64,7 @@ class Reconciler:
             state = ScopeState(
                 tasks=dict(zip(self.store.ids(scope, "task"), self.store.list(scope, "task"), strict=True)),
                 services=dict(zip(self.store.ids(scope, "service"), self.store.list(scope, "service"), strict=True)),
+                task_sets=dict(zip(self.store.ids(scope, "task_set"), self.store.list(scope, "task_set"), strict=True)),
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:

@@ -17,6 +17,7 @@ from ecsemu.reconcile.actions import Action, RemoveContainers
 from ecsemu.reconcile.ids import Ids
 from ecsemu.reconcile.scheduler import plan_service
 from ecsemu.reconcile.task_lifecycle import TaskSettings, plan_task
+from ecsemu.reconcile.task_set_scheduler import plan_task_sets, task_sets_of
 from ecsemu.runtime.base import ObservedTask
 
 Record = dict[str, Any]
@@ -27,6 +28,7 @@ class ScopeState:
     tasks: dict[str, Record] = field(default_factory=dict)  # key → task record
     services: dict[str, Record] = field(default_factory=dict)  # key → service record
     definitions: dict[str, Record] = field(default_factory=dict)  # task definition ARN → record
+    task_sets: dict[str, Record] = field(default_factory=dict)  # key → task set record
 
 
 @dataclass
@@ -50,6 +52,8 @@ def plan(
                 tasks_by_service[f"{spec['clusterName']}/{spec['serviceName']}"].append(task)
         for key, service in state.services.items():
             actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids)
+            owned = task_sets_of(key, state.task_sets.values())
+            actions += plan_task_sets(scope, key, service, owned, tasks_by_service.get(key, []), now, ids)
     for task_arn in observed:
         if task_arn not in known_arns:
             actions.append(RemoveContainers(task_arn))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from conftest import wait_until
 
 from ecsemu.app import Emulator
-from tests.conftest import wait_until
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 WEB = {"family": "web", "containerDefinitions": [{"name": "app", "image": "nginx:latest", "memory": 128}]}
@@ -111,6 +111,22 @@ def test_create_cluster_refuses_bad_settings_and_tags(ecs: Any, emulator: Emulat
     assert ecs.list_clusters()["clusterArns"] == []
 
 
+def test_create_cluster_with_capacity_providers(ecs: Any, emulator: Emulator) -> None:
+    strategy = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    with refused(emulator, "InvalidParameterException"):
+        ecs.create_cluster(clusterName="prod", capacityProviders=["GHOST"])
+    with refused(emulator, "InvalidParameterException"):
+        ecs.create_cluster(clusterName="prod", capacityProviders=["FARGATE"], defaultCapacityProviderStrategy=strategy)
+    cluster = ecs.create_cluster(
+        clusterName="prod", capacityProviders=["FARGATE", "FARGATE_SPOT"], defaultCapacityProviderStrategy=strategy
+    )["cluster"]
+    assert (cluster["capacityProviders"], cluster["defaultCapacityProviderStrategy"]) == (
+        ["FARGATE", "FARGATE_SPOT"],
+        strategy,
+    )
+    assert describe(ecs, "prod")["defaultCapacityProviderStrategy"] == strategy
+
+
 # -- describe ---------------------------------------------------------------------------------
 
 
@@ -201,7 +217,9 @@ def test_update_cluster_settings(ecs: Any) -> None:
 
 def test_update_cluster_configuration(ecs: Any) -> None:
     ecs.create_cluster(clusterName="prod")
-    configuration = {"executeCommandConfiguration": {"logging": "OVERRIDE", "logConfiguration": {"cloudWatchLogGroupName": "exec"}}}
+    configuration = {
+        "executeCommandConfiguration": {"logging": "OVERRIDE", "logConfiguration": {"cloudWatchLogGroupName": "exec"}}
+    }
     answer = ecs.update_cluster(cluster="prod", configuration=configuration)
     assert answer["cluster"]["configuration"] == configuration
     assert describe(ecs, "prod", ["CONFIGURATIONS"])["configuration"] == configuration
@@ -232,8 +250,9 @@ def test_delete_cluster_leaves_it_inactive_and_describable(ecs: Any, emulator: E
     assert ecs.list_clusters()["clusterArns"] == [cluster_arn("keep")]
     with refused(emulator, "ClusterNotFoundException"):
         ecs.delete_cluster(cluster="prod")
+    ecs.register_task_definition(**WEB)
     with refused(emulator, "ClusterNotFoundException"):
-        ecs.register_task_definition(**WEB) and ecs.run_task(cluster="prod", taskDefinition="web")
+        ecs.run_task(cluster="prod", taskDefinition="web")
     # Creating it again makes a new ACTIVE cluster of that name.
     again = ecs.create_cluster(clusterName="prod")["cluster"]
     assert (again["status"], again["tags"]) == ("ACTIVE", [])
@@ -322,7 +341,12 @@ def test_statistics_separate_fargate_from_ec2(ecs: Any) -> None:
     ecs.run_task(cluster="prod", taskDefinition="fg", launchType="FARGATE", networkConfiguration=network, count=2)
     ecs.run_task(cluster="prod", taskDefinition="web")
     ecs.create_service(
-        cluster="prod", serviceName="fg", taskDefinition="fg", desiredCount=1, launchType="FARGATE", networkConfiguration=network
+        cluster="prod",
+        serviceName="fg",
+        taskDefinition="fg",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=network,
     )
 
     def settled() -> bool:

@@ -21,7 +21,12 @@ def ec2(*containers: dict[str, Any], **members: Any) -> dict[str, Any]:
 
 
 def fargate(*containers: dict[str, Any], **members: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512"}
+    base: dict[str, Any] = {
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "cpu": "256",
+        "memory": "512",
+    }
     return ec2(*containers, **{**base, **members})
 
 
@@ -87,7 +92,9 @@ def test_every_fargate_size_in_the_table_passes(cpu: str, memory: str) -> None:
 
 def test_awsvpc_with_matching_or_omitted_host_ports_passes() -> None:
     accepted(
-        ec2(container(portMappings=[{"containerPort": 80, "hostPort": 80}, {"containerPort": 81}]), networkMode="awsvpc")
+        ec2(
+            container(portMappings=[{"containerPort": 80, "hostPort": 80}, {"containerPort": 81}]), networkMode="awsvpc"
+        )
     )
 
 
@@ -133,7 +140,9 @@ def test_fargate_needs_task_cpu_and_memory() -> None:
     assert refusal(without_memory) == "Fargate requires that 'memory' be defined at the task level."
 
 
-@pytest.mark.parametrize(("cpu", "memory"), [("256", "4096"), ("512", "512"), ("1024", "1024"), ("3072", "8192"), ("8192", "18432")])
+@pytest.mark.parametrize(
+    ("cpu", "memory"), [("256", "4096"), ("512", "512"), ("1024", "1024"), ("3072", "8192"), ("8192", "18432")]
+)
 def test_fargate_sizes_outside_the_table(cpu: str, memory: str) -> None:
     message = refusal(fargate(cpu=cpu, memory=memory))
     assert message.startswith(f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory.")
@@ -141,16 +150,24 @@ def test_fargate_sizes_outside_the_table(cpu: str, memory: str) -> None:
 
 def test_container_memory_is_required_without_task_memory() -> None:
     message = refusal(ec2({"name": "web-1", "image": "nginx"}))
-    assert message == "Invalid setting for container 'web-1'. At least one of 'memory' or 'memoryReservation' must be specified."
+    assert (
+        message
+        == "Invalid setting for container 'web-1'. At least one of 'memory' or 'memoryReservation' must be specified."
+    )
 
 
 def test_memory_reservation_above_memory() -> None:
     message = refusal(ec2(container(memory=128, memoryReservation=256)))
-    assert message == "Invalid setting for container 'app'. 'memory' must be greater than or equal to 'memoryReservation'."
+    assert (
+        message == "Invalid setting for container 'app'. 'memory' must be greater than or equal to 'memoryReservation'."
+    )
 
 
 def test_container_memory_above_task_memory() -> None:
-    assert refusal(ec2(container(memory=1024), memory="512")) == "The 'memory' setting for container 'app' is greater than for the task."
+    assert (
+        refusal(ec2(container(memory=1024), memory="512"))
+        == "The 'memory' setting for container 'app' is greater than for the task."
+    )
 
 
 def test_container_cpu_above_task_cpu() -> None:
@@ -174,10 +191,15 @@ def test_bridge_mode_may_map_any_host_port() -> None:
 
 
 def test_container_names_must_be_unique() -> None:
-    assert refusal(ec2(container("app"), container("app"))) == "Container names must be unique within a Task Definition."
+    assert (
+        refusal(ec2(container("app"), container("app"))) == "Container names must be unique within a Task Definition."
+    )
 
 
-@pytest.mark.parametrize(("name", "message"), [("", "Container.name should not be null or empty."), ("my app", "Container.name contains invalid characters.")])
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "Container.name should not be null or empty."), ("my app", "Container.name contains invalid characters.")],
+)
 def test_container_names_must_be_valid(name: str, message: str) -> None:
     assert refusal(ec2(container(name))) == message
 
@@ -197,13 +219,18 @@ def test_depends_on_an_unknown_container() -> None:
 
 
 def test_depends_on_itself() -> None:
-    assert refusal(ec2(container(dependsOn=[{"containerName": "app", "condition": "START"}]))) == "Container 'app' cannot depend on itself."
+    assert (
+        refusal(ec2(container(dependsOn=[{"containerName": "app", "condition": "START"}])))
+        == "Container 'app' cannot depend on itself."
+    )
 
 
 @pytest.mark.parametrize("condition", ["SUCCESS", "COMPLETE"])
 def test_success_or_complete_dependency_on_an_essential_container(condition: str) -> None:
     params = ec2(container("app", dependsOn=[{"containerName": "init", "condition": condition}]), container("init"))
-    assert refusal(params) == "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container"
+    assert (
+        refusal(params) == "A dependency container with SUCCESS or COMPLETE condition cannot be an essential container"
+    )
 
 
 def test_links_to_an_unknown_container() -> None:
@@ -212,7 +239,10 @@ def test_links_to_an_unknown_container() -> None:
 
 
 def test_links_are_refused_in_awsvpc_mode() -> None:
-    assert refusal(ec2(container("app", links=["db"]), container("db"), networkMode="awsvpc")) == "Links are not supported when networkMode=awsvpc."
+    assert (
+        refusal(ec2(container("app", links=["db"]), container("db"), networkMode="awsvpc"))
+        == "Links are not supported when networkMode=awsvpc."
+    )
 
 
 # -- host access ------------------------------------------------------------------------------
@@ -237,4 +267,50 @@ def test_host_access_is_refused_unless_allowed(params: dict[str, Any]) -> None:
 def test_harmless_neighbours_of_host_access_pass() -> None:
     accepted(ec2(pidMode="task", ipcMode="none"))
     accepted(ec2(volumes=[{"name": "scratch"}, {"name": "docker", "host": {}}]))
-    accepted(ec2(container(privileged=False, linuxParameters={"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True})))
+    accepted(
+        ec2(
+            container(privileged=False, linuxParameters={"capabilities": {"drop": ["ALL"]}, "initProcessEnabled": True})
+        )
+    )
+
+
+# -- logging ----------------------------------------------------------------------------------
+
+AWSLOGS = {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}
+
+
+def awslogs(**options: str) -> dict[str, Any]:
+    return {"logDriver": "awslogs", "options": options}
+
+
+def test_awslogs_with_its_options_passes() -> None:
+    accepted(ec2(container(logConfiguration=awslogs(**AWSLOGS))))
+    accepted(
+        fargate(
+            {"name": "app", "image": "nginx", "logConfiguration": awslogs(**AWSLOGS)},
+            executionRoleArn="arn:aws:iam::1:role/x",
+        )
+    )
+    accepted(ec2(container(logConfiguration={"logDriver": "json-file"})))
+
+
+@pytest.mark.parametrize(
+    ("options", "missing"),
+    [
+        ({}, "awslogs-region, awslogs-group"),
+        ({"awslogs-group": "g"}, "awslogs-region"),
+        ({"awslogs-region": "r"}, "awslogs-group"),
+    ],
+)
+def test_awslogs_requires_region_and_group(options: dict[str, str], missing: str) -> None:
+    assert (
+        refusal(ec2(container(logConfiguration=awslogs(**options))))
+        == f"Log driver awslogs requires options: {missing}"
+    )
+
+
+def test_awslogs_on_fargate_needs_an_execution_role() -> None:
+    params = fargate({"name": "app", "image": "nginx", "logConfiguration": awslogs(**AWSLOGS)})
+    assert (
+        refusal(params) == "Fargate requires task definition to have execution role ARN to support log driver awslogs."
+    )

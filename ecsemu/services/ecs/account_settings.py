@@ -103,7 +103,12 @@ def _record_id(principal: str, name: str) -> str:
 
 
 def _setting(name: str, value: str, principal: str) -> dict[str, Any]:
-    return {"name": name, "value": value, "principalArn": principal, "type": "aws_managed" if name in AWS_MANAGED else "user"}
+    return {
+        "name": name,
+        "value": value,
+        "principalArn": principal,
+        "type": "aws_managed" if name in AWS_MANAGED else "user",
+    }
 
 
 def effective_value(call: Call, name: str, principal: str | None = None) -> str:

@@ -7,8 +7,8 @@ as ECS describes them, ``[{"name": ..., "value": ...}]`` (``value`` absent when 
 Vocabulary:
 - *agent* attributes are the ones the ECS agent reports at registration (names starting with
   ``ecs.`` or ``com.amazonaws.ecs.``); every other attribute is *custom*.
-- A *target* is named by id or ARN; its cluster is the call's ``cluster`` (default
-  ``default``), or, when the call names none, the cluster in a long-format ARN.
+- A *target* is named by id or ARN and looked up in the call's ``cluster`` (default
+  ``default``); a long-format ARN naming another cluster names no target.
 
 Invariants:
 - A target holds at most ``MAX_CUSTOM`` custom attributes and one attribute per name.
@@ -71,9 +71,7 @@ def merge(existing: list[Attribute], added: list[Attribute]) -> list[Attribute]:
         by_name[attribute["name"]] = attribute
     merged = list(by_name.values())
     if sum(1 for a in merged if is_custom(a["name"])) > MAX_CUSTOM:
-        raise AttributeLimitExceededException(
-            f"You can apply up to {MAX_CUSTOM} custom attributes for each resource."
-        )
+        raise AttributeLimitExceededException(f"You can apply up to {MAX_CUSTOM} custom attributes for each resource.")
     return merged
 
 
@@ -93,10 +91,8 @@ def instance_key(call: Call, cluster_param: str | None, reference: str) -> str |
         ):
             return None
         parts = parsed.resource.split("/")
-        if len(parts) == 2:
-            if cluster_param and parts[0] != cluster:
-                return None
-            cluster = parts[0]
+        if len(parts) == 2 and parts[0] != cluster:
+            return None
         reference = parts[-1]
     if not reference or "/" in reference:
         return None

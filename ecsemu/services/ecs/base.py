@@ -3,7 +3,8 @@ and resolving a cluster named by name or ARN.
 
 Vocabulary:
 - An *operation* is a function ``(call, params) -> result`` registered under its ECS name with
-  ``@operation("CreateCluster")``. It reads and writes the store through ``call``.
+  ``@operation("CreateCluster")``. It reads and writes the store through ``call``, and never
+  sees a JSON null: a null member reaches it as an absent one.
 - Records are kept per scope (account, region) under a *kind*; see each resource module for
   its kind and id.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -33,13 +35,33 @@ DEFAULT_CLUSTER = "default"
 
 
 def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the ECS operation ``name``."""
+    """Register a function as the implementation of the ECS operation ``name``.
+
+    The function sees its input with every JSON ``null`` member left out: AWS reads a null
+    member as an absent one, so ``params.get(member, default)`` gives the default for both.
+    """
 
     def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
+        @functools.wraps(function)
+        def without_nulls(call: Call, params: Params) -> Result:
+            return function(call, _drop_nulls(params))
+
+        OPERATIONS[name] = without_nulls
         return function
 
     return register
+
+
+def _drop_nulls(params: Params) -> Params:
+    return {key: _drop_null_members(value) for key, value in params.items() if value is not None}
+
+
+def _drop_null_members(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _drop_nulls(value)
+    if isinstance(value, list):
+        return [_drop_null_members(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -69,9 +91,20 @@ class Call:
     # -- clusters, needed by almost every operation ----------------------------------------
 
     def cluster_name(self, name_or_arn: str | None) -> str:
+        """The cluster's name; an ARN of another account or region (or not of a cluster) is
+        answered as it is, which no cluster name can match, so it is found nowhere."""
         if not name_or_arn:
             return DEFAULT_CLUSTER
-        return arns.last_segment(name_or_arn)
+        if arns.is_arn(name_or_arn):
+            parsed = arns.parse(name_or_arn)
+            if parsed is None or parsed.resource_type != "cluster" or not self.owns(parsed):
+                return name_or_arn
+            return parsed.resource
+        return name_or_arn
+
+    def owns(self, parsed: arns.Arn) -> bool:
+        """Whether a parsed ARN is of this call's account and region."""
+        return (parsed.account_id, parsed.region) == (self.scope.account_id, self.scope.region)
 
     def find_cluster(self, name_or_arn: str | None) -> Record | None:
         record = self.store.get(self.scope, "cluster", self.cluster_name(name_or_arn))

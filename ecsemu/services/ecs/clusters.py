@@ -134,6 +134,7 @@ def create_cluster(call: Call, params: Params) -> Result:
     tags = validate_tags(params.get("tags", []))
     strategy = params.get("defaultCapacityProviderStrategy", [])
     providers = params.get("capacityProviders", [])
+    _check_capacity_providers(call, providers, strategy)
     with call.store.transaction():
         existing = call.find_cluster(name)
         if existing is not None:
@@ -219,6 +220,7 @@ def _unstopped_tasks(call: Call, name: str) -> int:
 
 
 def _apply_settings(record: Record, changes: list[dict[str, str]]) -> None:
+    _settings({"settings": changes})  # refuse unknown names and values before merging
     current = {s["name"]: s["value"] for s in record.get("settings", DEFAULT_SETTINGS)}
     current.update({s["name"]: s["value"] for s in changes})
     record["settings"] = _settings({"settings": [{"name": k, "value": v} for k, v in current.items()]})
@@ -246,10 +248,8 @@ def update_cluster_settings(call: Call, params: Params) -> Result:
     return {"cluster": render(call, record, _ANSWER)}
 
 
-@operation("PutClusterCapacityProviders")
-def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
-    providers = params.get("capacityProviders", [])
-    strategy = params.get("defaultCapacityProviderStrategy", [])
+def _check_capacity_providers(call: Call, providers: list[str], strategy: list[dict[str, Any]]) -> None:
+    """The cluster's capacity providers must exist; its default strategy may use only them."""
     known = {"FARGATE", "FARGATE_SPOT"} | set(call.store.ids(call.scope, "capacity_provider"))
     for name in providers:
         if name not in known:
@@ -259,6 +259,13 @@ def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
             raise InvalidParameterException(
                 "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster."
             )
+
+
+@operation("PutClusterCapacityProviders")
+def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
+    providers = params.get("capacityProviders", [])
+    strategy = params.get("defaultCapacityProviderStrategy", [])
+    _check_capacity_providers(call, providers, strategy)
     with call.store.transaction():
         record = call.require_cluster(params.get("cluster"))
         record["capacityProviders"] = providers

@@ -7,6 +7,8 @@ turns that into tasks and writes ``status``, including ``inactive`` once drained
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -111,6 +113,15 @@ def service_key(cluster_name: str, reference: str) -> str:
 
 
 def find(call: Call, cluster_name: str, reference: str) -> Record | None:
+    """The service a name or ARN names in the cluster; an ARN of another cluster, account or
+    region names nothing here."""
+    if arns.is_arn(reference):
+        parsed = arns.parse(reference)
+        if parsed is None or parsed.resource_type != "service" or not call.owns(parsed):
+            return None
+        parts = parsed.resource.split("/")
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] != cluster_name):
+            return None
     return call.store.get(call.scope, KIND, service_key(cluster_name, reference))
 
 
@@ -155,19 +166,31 @@ def _deployment_configuration(given: Record | None, base: Record) -> Record:
     return configuration
 
 
-def _launch(call: Call, params: Params, definition: Record) -> tuple[str | None, list[Record] | None]:
+def _launch(
+    call: Call, params: Params, definition: Record, cluster: Record
+) -> tuple[str | None, list[Record] | None]:
+    """The launch type or capacity provider strategy: as given, else the cluster's default
+    strategy, else EC2."""
     launch_type = params.get("launchType")
     strategy = params.get("capacityProviderStrategy")
     if launch_type and strategy:
         raise InvalidParameterException(
             "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again."
         )
+    if launch_type is None and not strategy:
+        strategy = cluster.get("defaultCapacityProviderStrategy") or None
     providers = {item["capacityProvider"] for item in strategy or []}
     if (launch_type == "FARGATE" or providers & {"FARGATE", "FARGATE_SPOT"}) and "FARGATE" not in definition["compatibilities"]:
         raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
     if launch_type is None and not strategy:
         launch_type = "EC2"
     return launch_type, strategy
+
+
+def _request_digest(params: Params) -> str:
+    """What CreateService was asked, without its client token: equal digests, same request."""
+    asked = {key: value for key, value in params.items() if key != "clientToken"}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 # -- operations -----------------------------------------------------------------------------
@@ -193,11 +216,16 @@ def create_service(call: Call, params: Params) -> Result:
     if desired is not None and desired < 0:
         raise InvalidParameterException("desiredCount must be 0 or greater.")
     tags = validate_tags(params.get("tags", []))
+    digest = _request_digest(params)
     with call.store.transaction():
         cluster = call.require_cluster(params.get("cluster"))
         cluster_name = cluster["clusterName"]
         existing = find(call, cluster_name, name)
         if existing is not None and not service_model.is_inactive(existing):
+            # Idempotent only for a retry: the same client token with the same request.
+            token = params.get("clientToken")
+            if token and existing["spec"].get("clientToken") == token and existing["spec"].get("requestDigest") == digest:
+                return {"service": render(existing)}
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition: Record | None = None
         if controller["type"] == "EXTERNAL":
@@ -207,7 +235,7 @@ def create_service(call: Call, params: Params) -> Result:
         else:
             definition = task_definitions.require_active(call, params.get("taskDefinition") or "")
             _check_network(definition, params)
-            launch_type, strategy = _launch(call, params, definition)
+            launch_type, strategy = _launch(call, params, definition, cluster)
         spec: Record = {
             "serviceName": name,
             "serviceArn": call.arn("service", f"{cluster_name}/{name}"),
@@ -238,6 +266,8 @@ def create_service(call: Call, params: Params) -> Result:
             "tags": tags,
             "deployments": [],
         }
+        if params.get("clientToken"):
+            spec["clientToken"], spec["requestDigest"] = params["clientToken"], digest
         if definition is not None:
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
         record: Record = {"spec": spec, "status": {}}
@@ -289,7 +319,7 @@ def list_services_by_namespace(call: Call, params: Params) -> Result:
     # ecsemu is ever in a namespace.
     if not params.get("namespace"):
         raise InvalidParameterException("namespace can not be blank.")
-    page, token = paginate([], params, default_max=10)
+    page, token = paginate(list[str](), params, default_max=10)
     return page_result("serviceArns", page, token)
 
 

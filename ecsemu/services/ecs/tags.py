@@ -3,6 +3,10 @@
 A tagged record keeps its tags as ECS shows them, ``[{"key": ..., "value": ...}]``, under
 ``tags`` (service and task records: under ``spec.tags``). Which record an ARN names is found
 by its resource type.
+
+Rules (ECS's): at most 50 tags per resource; keys are unique; keys starting with ``aws:`` (any
+case) are reserved: users may neither set nor remove them, and the ones ECS sets itself (ECS
+managed tags) do not count toward the 50.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def validate_tags(tags: Tags) -> Tags:
         key = tag.get("key", "")
         if not key:
             raise InvalidParameterException("Tag key cannot be empty.")
-        if key.lower().startswith("aws:"):
+        if is_reserved(key):
             raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for system use.")
         if key in seen:
             raise InvalidParameterException(f"Duplicate tag key: {key}")
@@ -37,10 +41,19 @@ def validate_tags(tags: Tags) -> Tags:
     return [{"key": tag["key"], "value": tag.get("value", "")} for tag in tags]
 
 
+def is_reserved(key: str) -> bool:
+    """Keys starting with aws: (any case) belong to AWS: users may not set or remove them."""
+    return key.lower().startswith("aws:")
+
+
 def merge_tags(existing: Tags, added: Tags) -> Tags:
+    """``existing`` with ``added`` (already validated) set over it. Tags ECS set itself
+    (aws:...) are kept as they are and do not count toward the limit."""
     merged = {tag["key"]: tag["value"] for tag in existing}
     merged.update({tag["key"]: tag["value"] for tag in added})
-    return validate_tags([{"key": key, "value": value} for key, value in merged.items()])
+    if sum(1 for key in merged if not is_reserved(key)) > MAX_TAGS:
+        raise InvalidParameterException("Too many tags. A resource can have at most 50 tags.")
+    return [{"key": key, "value": value} for key, value in merged.items()]
 
 
 def _locate(call: Call, resource_arn: str) -> tuple[str, str, Callable[[Record], dict[str, Any]]]:
@@ -101,6 +114,8 @@ def tag_resource(call: Call, params: Params) -> Result:
 def untag_resource(call: Call, params: Params) -> Result:
     kind, record_id, holder = _locate(call, params["resourceArn"])
     removed = set(params.get("tagKeys", []))
+    if any(is_reserved(key) for key in removed):
+        raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for system use.")
     with call.store.transaction():
         record = _require_record(call, kind, record_id)
         target = holder(record)

@@ -59,6 +59,7 @@ def check_task_definition(params: dict[str, Any], *, allow_host_access: bool) ->
     if fargate:
         _check_fargate(network_mode, task_cpu, task_memory)
     _check_containers(containers, network_mode, task_cpu, task_memory, fargate)
+    _check_logging(containers, fargate=fargate, execution_role=params.get("executionRoleArn"))
     if not allow_host_access:
         _check_host_access(params)
 
@@ -127,6 +128,23 @@ def _check_containers(
     units = cpu_units(task_cpu) if task_cpu is not None else None
     if units is not None and total_cpu > units:
         raise ClientException("The sum of all container 'cpu' values cannot be greater than the value of the task 'cpu'.")
+
+
+# Options the awslogs driver cannot do without, in the order ECS names them.
+_AWSLOGS_REQUIRED = ("awslogs-region", "awslogs-group")
+
+
+def _check_logging(containers: list[dict[str, Any]], *, fargate: bool, execution_role: str | None) -> None:
+    for container in containers:
+        logging = container.get("logConfiguration") or {}
+        if logging.get("logDriver") != "awslogs":
+            continue
+        options = logging.get("options") or {}
+        missing = [option for option in _AWSLOGS_REQUIRED if not options.get(option)]
+        if missing:
+            raise ClientException(f"Log driver awslogs requires options: {', '.join(missing)}")
+        if fargate and not execution_role:
+            raise ClientException("Fargate requires task definition to have execution role ARN to support log driver awslogs.")
 
 
 def _check_ports(container: dict[str, Any], network_mode: str | None) -> None:

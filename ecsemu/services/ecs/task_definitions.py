@@ -36,8 +36,8 @@ def _container_defaults(container: dict[str, Any], network_mode: str | None) -> 
     """What ECS fills into a container definition when it registers it."""
     filled: dict[str, Any] = {"cpu": 0, **container}
     mappings = []
-    for mapping in container.get("portMappings", []):
-        mapping = {**mapping}
+    for given in container.get("portMappings", []):
+        mapping = {**given}
         if network_mode in ("awsvpc", "host") and "containerPort" in mapping:
             mapping.setdefault("hostPort", mapping["containerPort"])
         mapping.setdefault("protocol", "tcp")
@@ -105,7 +105,7 @@ def find(call: Call, reference: str) -> Record | None:
     """The revision a reference names: ``family`` (latest ACTIVE), ``family:rev`` or an ARN."""
     if arns.is_arn(reference):
         parsed = arns.parse(reference)
-        if parsed is None or parsed.resource_type != "task-definition":
+        if parsed is None or parsed.resource_type != "task-definition" or not call.owns(parsed):
             return None
         reference = parsed.resource
     if ":" in reference:

@@ -1,21 +1,28 @@
-"""Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks.
+"""Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks, task protection.
 
 Records are laid out in ``ecsemu.model.task``; this module writes only their ``spec`` and
-renders spec plus the reconciler's ``status`` as ECS's Task shape.
+renders spec plus the reconciler's ``status`` as ECS's Task shape. RunTask's client tokens
+are remembered for 24 hours per cluster (kind ``run_task_token``), as ECS does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
-from ecsemu.services.ecs.errors import ClientException, InvalidParameterException, ServiceNotFoundException
+from ecsemu.services.ecs.errors import InvalidParameterException, ServiceNotFoundException
 from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.state.store import Record
 
 KIND = "task"
+# RunTask's client tokens: kind ``run_task_token``, id ``<cluster>/<token>``.
+TOKEN_KIND = "run_task_token"
+TOKEN_TTL_S = 24 * 3600.0
 
 _TIMESTAMPS = (
     "createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt",
@@ -139,6 +146,9 @@ def _check_overrides(definition: Record, overrides: Record) -> None:
     for override in overrides.get("containerOverrides", []):
         if override.get("name") not in names:
             raise InvalidParameterException(f"Container name '{override.get('name')}' is not in the task definition.")
+        for variable in override.get("environment", []):
+            if not variable.get("name"):
+                raise InvalidParameterException("Environment variable names in container overrides can not be blank.")
 
 
 def _start(call: Call, params: Params, *, count: int, container_instances: list[str] | None = None) -> Result:
@@ -182,12 +192,59 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
     return {"tasks": started, "failures": []}
 
 
+class ConflictException(ClientError):
+    code = "ConflictException"
+
+
+def _request_digest(params: Params) -> str:
+    """What RunTask was asked, without its client token: equal digests are the same request."""
+    asked = {key: value for key, value in params.items() if key != "clientToken"}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _replay(call: Call, cluster_name: str, token: str, digest: str) -> Result | None:
+    """The answer of an earlier RunTask with this client token in this cluster, if any."""
+    earlier = call.store.get(call.scope, TOKEN_KIND, f"{cluster_name}/{token}")
+    if earlier is None or call.now - earlier["createdAt"] >= TOKEN_TTL_S:
+        return None
+    if earlier["digest"] != digest:
+        raise ConflictException(
+            "The client token has already been used with different request parameters. Use a new client token."
+        )
+    tasks = [call.store.get(call.scope, KIND, f"{cluster_name}/{arns.last_segment(a)}") for a in earlier["taskArns"]]
+    return {"tasks": [render(task, include_tags=True) for task in tasks if task is not None], "failures": []}
+
+
+def _remember_token(call: Call, cluster_name: str, token: str, digest: str, result: Result) -> None:
+    # Tokens are kept in the order they were given, so the expired ones are the first ones.
+    for key in call.store.ids(call.scope, TOKEN_KIND):
+        old = call.store.get(call.scope, TOKEN_KIND, key)
+        if old is None or call.now - old["createdAt"] < TOKEN_TTL_S:
+            break
+        call.store.delete(call.scope, TOKEN_KIND, key)
+    record = {"digest": digest, "createdAt": call.now, "taskArns": [t["taskArn"] for t in result["tasks"]]}
+    call.store.put(call.scope, TOKEN_KIND, f"{cluster_name}/{token}", record)
+
+
 @operation("RunTask")
 def run_task(call: Call, params: Params) -> Result:
+    """Starts ``count`` tasks. With a client token (boto3 always sends one), a repeated request
+    answers what the first one did instead of starting more; the token lives 24 hours."""
     count = params.get("count", 1)
     if not 1 <= count <= 10:
         raise InvalidParameterException("Count must be between 1 and 10.")
-    return _start(call, params, count=count)
+    token = params.get("clientToken")
+    if not token:
+        return _start(call, params, count=count)
+    digest = _request_digest(params)
+    with call.store.transaction():
+        cluster_name = call.require_cluster(params.get("cluster"))["clusterName"]
+        replayed = _replay(call, cluster_name, token, digest)
+        if replayed is not None:
+            return replayed
+        result = _start(call, params, count=count)
+        _remember_token(call, cluster_name, token, digest, result)
+    return result
 
 
 @operation("StartTask")
@@ -267,10 +324,8 @@ def list_tasks(call: Call, params: Params) -> Result:
         spec = task["spec"]
         if spec["clusterName"] != name:
             continue
-        if desired == "PENDING":
-            if task_model.desired_status(task) != "RUNNING" or task["status"].get("lastStatus") not in task_model.PENDING_STATES:
-                continue
-        elif task_model.desired_status(task) != desired:
+        # ECS never sets a task's desired status to PENDING: filtering on it finds nothing.
+        if task_model.desired_status(task) != desired:
             continue
         if family is not None and spec["family"] != family:
             continue

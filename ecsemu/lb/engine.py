@@ -1,0 +1,168 @@
+"""``LoadBalancerEngine``: the data plane, an asyncio event loop in a thread of its own.
+
+Usage::
+
+    engine = LoadBalancerEngine(port_offset=0)
+    engine.start()
+    engine.apply(snapshot)             # as often as the records change; declarative
+    port = engine.bound_port(listener_arn)
+    engine.target_health()             # {(tg_arn, target_id, port): TargetHealth}
+    engine.stop()                      # closes every socket and ends the thread
+
+Thread model
+------------
+* Every method may be called from any thread. ``apply`` and ``stop`` run their work on the
+  engine's loop and wait for it, each within a named bound (``APPLY_TIMEOUT_S``,
+  ``STOP_TIMEOUT_S``). Called from the engine thread itself (a subscriber reacting to a
+  change), ``apply`` is scheduled and returns at once.
+* Readers (``bound_port``, ``target_health``, ``request_counts``, ``in_flight``) never wait for
+  the loop: they read dicts the loop replaces wholesale or copy under the GIL.
+* Subscribers are called on the engine thread with the changed target's key; they must be
+  quick and must not block (hand the key to your own queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Final
+
+from ecsemu.lb.core import EngineCore, HealthListener
+from ecsemu.lb.model import LbSnapshot, TargetHealth, TargetKey
+
+log = logging.getLogger("ecsemu.lb")
+
+START_TIMEOUT_S: Final = 10.0
+APPLY_TIMEOUT_S: Final = 10.0
+STOP_TIMEOUT_S: Final = 10.0
+THREAD_NAME: Final = "ecsemu-lb"
+
+
+class LoadBalancerEngine:
+    def __init__(
+        self,
+        *,
+        port_offset: int = 0,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> None:
+        self.port_offset = port_offset
+        self._loop_factory = loop_factory or asyncio.new_event_loop
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._core: EngineCore | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._subscribers: tuple[HealthListener, ...] = ()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            raise RuntimeError("the load balancer engine did not start")
+
+    def _run(self) -> None:
+        loop = self._loop_factory()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        self._core = EngineCore(loop, port_offset=self.port_offset)
+        with self._lock:
+            self._core.subscribers = self._subscribers
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    def stop(self) -> None:
+        """Close every listener and connection, end the thread; bounded by ``STOP_TIMEOUT_S``."""
+        thread, loop, core = self._thread, self._loop, self._core
+        if thread is None or loop is None or core is None:
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(core.shutdown(), loop)
+            future.result(STOP_TIMEOUT_S)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            log.warning("load balancer shutdown did not finish within %.0f s", STOP_TIMEOUT_S)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(STOP_TIMEOUT_S)
+            if thread.is_alive():
+                log.warning("load balancer thread did not end within %.0f s", STOP_TIMEOUT_S)
+            self._thread = None
+            self._loop = None
+            self._core = None
+
+    def __enter__(self) -> LoadBalancerEngine:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ desired state
+
+    def apply(self, snapshot: LbSnapshot) -> None:
+        """Make listeners, rules, targets and health checks match ``snapshot``."""
+        loop, core = self._loop, self._core
+        if loop is None or core is None:
+            raise RuntimeError("the load balancer engine is not running")
+        if threading.current_thread() is self._thread:
+            loop.create_task(core.apply(snapshot))
+            return
+        asyncio.run_coroutine_threadsafe(core.apply(snapshot), loop).result(APPLY_TIMEOUT_S)
+
+    # ------------------------------------------------------------------ observed state
+
+    def bound_port(self, listener_arn: str) -> int | None:
+        core = self._core
+        return core.bound_ports.get(listener_arn) if core is not None else None
+
+    def target_health(self) -> dict[TargetKey, TargetHealth]:
+        core = self._core
+        return dict(core.state.health_view) if core is not None else {}
+
+    def request_counts(self) -> dict[TargetKey, int]:
+        """Requests sent to each target since the engine started (connections, for TCP)."""
+        core = self._core
+        return core.state.request_counts.copy() if core is not None else {}
+
+    def in_flight(self, tg_arn: str, target_id: str, port: int) -> int:
+        """Requests (TCP: connections) to that target not yet completed."""
+        core = self._core
+        return core.state.in_flight.get(TargetKey(tg_arn, target_id, port), 0) if core is not None else 0
+
+    def subscribe(self, callback: HealthListener) -> Callable[[], None]:
+        """Call ``callback(key)`` on the engine thread whenever a target's reported health changes.
+
+        Returns a function that unsubscribes it. Subscriptions made before ``start`` count.
+        """
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+            self._push_subscribers()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(c for c in self._subscribers if c is not callback)
+                self._push_subscribers()
+
+        return unsubscribe
+
+    def _push_subscribers(self) -> None:
+        if self._core is not None:
+            self._core.subscribers = self._subscribers

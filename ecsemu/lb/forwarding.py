@@ -1,0 +1,114 @@
+"""How a request and its response are rewritten on their way through the proxy. Pure.
+
+Towards the target (as an ALB does, in its default ``append`` mode)
+------------------------------------------------------------------
+* ``X-Forwarded-For``: the client's address is appended to the header the client sent (or
+  the header is created with it).
+* ``X-Forwarded-Proto``: the listener's protocol as the client used it (``http``), replacing
+  any value the client sent; ``X-Forwarded-Port``: the port the client connected to.
+* ``X-Amzn-Trace-Id``: absent → ``Root=1-<8 hex epoch s>-<24 hex>``; present with a ``Self``
+  field → that field is updated; present without → a ``Self`` field is inserted first. Other
+  fields are kept.
+* ``Host`` and all end-to-end fields pass unchanged; hop-by-hop fields (``Connection`` and the
+  fields it names, ``Keep-Alive``, ``Proxy-Connection``, ``TE``, ``Trailer``, ``Upgrade``,
+  ``Transfer-Encoding``) are dropped: the proxy speaks HTTP/1.1 with keep-alive to targets and
+  re-frames chunked bodies itself.
+
+Towards the client
+------------------
+Hop-by-hop fields are dropped; the body keeps its ``Content-Length`` or is sent chunked (a
+body delimited by the target's close is sent chunked to an HTTP/1.1 client, or until close to
+an HTTP/1.0 one); ``Connection: close`` is added when the client connection ends after it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ecsemu.lb.http1 import Framing, Header, RequestHead, ResponseHead, serialize_head
+
+HOP_BY_HOP: Final = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
+)
+_REPLACED: Final = frozenset({b"x-forwarded-proto", b"x-forwarded-port"})
+
+
+def new_trace_id(epoch_s: float, random_96_bits: int) -> str:
+    return f"1-{int(epoch_s) & 0xFFFFFFFF:08x}-{random_96_bits & ((1 << 96) - 1):024x}"
+
+
+def trace_header(existing: bytes | None, trace_id: str) -> bytes:
+    """The ``X-Amzn-Trace-Id`` value to forward, given the client's (if any)."""
+    if not existing:
+        return f"Root={trace_id}".encode("ascii")
+    fields = [f.strip() for f in existing.split(b";") if f.strip()]
+    self_field = f"Self={trace_id}".encode("ascii")
+    if any(f.startswith(b"Self=") for f in fields):
+        return b";".join(self_field if f.startswith(b"Self=") else f for f in fields)
+    if not any(f.startswith(b"Root=") for f in fields):
+        return b";".join([f"Root={trace_id}".encode("ascii"), *fields])
+    return b";".join([self_field, *fields])
+
+
+def _dropped_names(headers: list[Header]) -> set[bytes]:
+    dropped = set(HOP_BY_HOP)
+    for name, value in headers:
+        if name.lower() == b"connection":
+            dropped.update(token.strip().lower() for token in value.split(b","))
+    return dropped
+
+
+def upstream_request_head(
+    request: RequestHead, *, client_ip: str, scheme: bytes, listener_port: int, trace_id: str
+) -> bytes:
+    """The request head sent to the target (the body follows in the framing chosen here)."""
+    dropped = _dropped_names(request.headers)
+    headers: list[Header] = []
+    forwarded_for: bytes | None = None
+    trace: bytes | None = None
+    for name, value in request.headers:
+        lower = name.lower()
+        if lower in dropped or lower in _REPLACED:
+            continue
+        if lower == b"x-forwarded-for":
+            forwarded_for = value if forwarded_for is None else forwarded_for + b", " + value
+            continue
+        if lower == b"x-amzn-trace-id":
+            trace = value
+            continue
+        headers.append((name, value))
+    client = client_ip.encode("ascii")
+    headers.append((b"X-Forwarded-For", forwarded_for + b", " + client if forwarded_for else client))
+    headers.append((b"X-Forwarded-Proto", scheme))
+    headers.append((b"X-Forwarded-Port", b"%d" % listener_port))
+    headers.append((b"X-Amzn-Trace-Id", trace_header(trace, trace_id)))
+    if request.framing is Framing.CHUNKED:
+        headers.append((b"Transfer-Encoding", b"chunked"))
+    return serialize_head(request.method + b" " + request.target + b" HTTP/1.1", headers)
+
+
+def client_body_framing(response: ResponseHead, client_http11: bool) -> Framing:
+    """How the response body is framed towards the client."""
+    if response.framing is Framing.CHUNKED or response.framing is Framing.UNTIL_CLOSE:
+        return Framing.CHUNKED if client_http11 else Framing.UNTIL_CLOSE
+    return response.framing
+
+
+def client_response_head(response: ResponseHead, *, framing: Framing, client_http11: bool, keep_alive: bool) -> bytes:
+    """The response head sent to the client."""
+    dropped = _dropped_names(response.headers)
+    headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
+    if framing is Framing.CHUNKED:
+        headers.append((b"Transfer-Encoding", b"chunked"))
+    if not keep_alive:
+        headers.append((b"Connection", b"close"))
+    elif not client_http11:
+        headers.append((b"Connection", b"keep-alive"))
+    return serialize_head(b"HTTP/1.1 %d %b" % (response.status, response.reason), headers)
+
+
+def interim_response_head(response: ResponseHead) -> bytes:
+    """A 1xx response, passed on as it came (less hop-by-hop fields)."""
+    dropped = _dropped_names(response.headers)
+    headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
+    return serialize_head(b"HTTP/1.1 %d %b" % (response.status, response.reason), headers)

@@ -1,0 +1,616 @@
+"""The docker runtime: a task's containers are real containers on a local Docker engine.
+
+Vocabulary:
+- A *job* is this process's work on one task's launch: resolve images, create what is
+  missing, start what is ready. It runs as *steps* on a few worker threads. A step never
+  waits for a pull or a dependency: it looks, acts, and asks to run again later (at once
+  when a pull ends or a Docker event about the task arrives).
+- A task is *halted* once ``stop`` or ``remove`` was asked for it: nothing of it is created
+  or started any more, and its never-started containers are observed as exited.
+- The *sandbox* and the cluster network: see ``docker_sandbox``; the create arguments: see
+  ``docker_spec``.
+
+Invariants:
+- Every object this runtime creates is labelled, and it only ever lists, stops or removes
+  objects labelled ``ecsemu.managed=true``.
+- ``launch`` is idempotent and resumable: a step lists the task's containers by label,
+  creates only the missing ones, starts only ``created`` ones whose dependencies hold, and
+  never restarts an exited one. A launch in flight (or finished) in this process is a
+  no-op; after a restart a launch finds the first process's containers and carries on.
+- Creates and starts happen under the task's lock after checking that the task is not
+  halted; a stop takes the same lock before listing what to stop, so nothing escapes it.
+- ``observe`` makes one list call; inspections (exit details, start times, image digests)
+  are cached and warmed by the event thread and the launch steps, off the hot path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+
+from ecsemu.runtime import docker_sandbox as sandboxes
+from ecsemu.runtime import docker_spec as spec
+from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
+
+log = logging.getLogger(__name__)
+Record = dict[str, Any]
+
+DEPENDENCY_POLL_S = 0.25  # a fallback: events about the task wake a waiting step sooner
+MAX_STEP_ERRORS = 3
+EVENTS = ["create", "start", "die", "oom", "destroy", "health_status"]
+
+
+def docker_available(timeout_s: float = 2.0) -> bool:
+    """Whether a Docker engine (the local socket or ``DOCKER_HOST``) answers within ``timeout_s``."""
+    try:
+        client = docker.from_env(timeout=max(1, round(timeout_s)))
+    except Exception:
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+class _Halted(Exception):
+    """The task was asked to stop while its launch was in flight."""
+
+
+@dataclass
+class _Job:
+    launch: TaskLaunch
+    order: list[str]
+    by_name: dict[str, Record]
+    phase: str = "idle"  # idle | queued | running | done
+    rerun: bool = False
+    env: dict[str, dict[str, str]] | None = None
+    images: sandboxes.ImageResolution | None = None
+    blocked: dict[str, str] = field(default_factory=dict)  # non-essential, never to start → reason
+    started: dict[str, float] = field(default_factory=dict)
+    failure: str | None = None
+    failed_container: str | None = None
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class _Details:
+    state: str
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    oom_killed: bool
+
+
+class DockerRuntime:
+    name = "docker"
+    docker_available = staticmethod(docker_available)
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        pull_timeout_s: float = 60.0,
+        allow_host_access: bool = False,
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        keep_stopped: bool = False,
+    ) -> None:
+        self._client = client if client is not None else docker.from_env()
+        self._api = self._client.api
+        self.pull_timeout_s = pull_timeout_s
+        self.allow_host_access = allow_host_access
+        self.region = region
+        self.account_id = account_id
+        self.keep_stopped = keep_stopped
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._halted: set[str] = set()
+        self._hidden: set[str] = set()  # removed with keep_stopped: left in Docker, not observed
+        self._busy: set[tuple[str, str]] = set()  # ("stop" | "remove", task arn) in flight
+        self._task_locks: dict[str, threading.Lock] = {}
+        self._images = sandboxes.Images(self._api)
+        self._details: dict[str, _Details] = {}
+        self._digests: dict[str, str] = {}
+        self._networks = sandboxes.Networks(self._api)
+        self._sandbox_image: str | None = None
+        self._host_cpus: int | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._closed = threading.Event()
+        self._events_thread: threading.Thread | None = None
+        self._event_stream: Any = None
+        self._steps = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsemu-launch")
+
+    # --- the port --------------------------------------------------------------------------
+
+    def launch(self, launch: TaskLaunch) -> None:
+        with self._lock:
+            if self._closed.is_set() or launch.task_arn in self._halted or launch.task_arn in self._jobs:
+                return
+            by_name = {c["name"]: c for c in launch.containers}
+            try:
+                job = _Job(launch, spec.start_order(launch.containers), by_name)
+            except ValueError as error:
+                job = _Job(launch, list(by_name), by_name, phase="done", failure=f"CannotCreateContainerError: {error}")
+            self._jobs[launch.task_arn] = job
+        self._submit(job)
+
+    def stop(self, task_arn: str, timeout_s: float) -> None:
+        self._in_background(task_arn, "stop", lambda: self._stop_task(task_arn, timeout_s))
+
+    def remove(self, task_arn: str) -> None:
+        self._in_background(task_arn, "remove", lambda: self._remove_task(task_arn))
+
+    def observe(self) -> dict[str, ObservedTask]:
+        summaries = self._api.containers(all=True, filters={"label": spec.MANAGED_FILTER})
+        grouped: dict[str, list[Record]] = {}
+        for summary in summaries:
+            arn = (summary.get("Labels") or {}).get(spec.TASK_ARN)
+            if arn:
+                grouped.setdefault(arn, []).append(summary)
+        with self._lock:
+            jobs, halted, hidden = dict(self._jobs), set(self._halted), set(self._hidden)
+            for gone in self._details.keys() - {s["Id"] for s in summaries}:
+                del self._details[gone]
+        # A finished launch whose containers are all gone is not reported (unless it failed):
+        # the reconciler must see the task vanish.
+        live = {arn for arn, job in jobs.items() if job.phase != "done" or job.failure}
+        return {
+            arn: self._observe_task(arn, grouped.get(arn, []), jobs.get(arn), arn in halted)
+            for arn in grouped.keys() | live
+            if arn not in hidden
+        }
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+            if self._events_thread is None and not self._closed.is_set():
+                self._events_thread = threading.Thread(target=self._follow_events, name="ecsemu-docker-events", daemon=True)
+                self._events_thread.start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            stream, self._event_stream = self._event_stream, None
+            self._callbacks.clear()
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+        self._steps.shutdown(wait=False, cancel_futures=True)
+
+    # --- launch steps ----------------------------------------------------------------------
+
+    def _submit(self, job: _Job) -> None:
+        with self._lock:
+            if job.phase in ("queued", "done") or self._closed.is_set():
+                return
+            if job.phase == "running":
+                job.rerun = True
+                return
+            job.phase = "queued"
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            self._steps.submit(self._step, job)
+
+    def _step(self, job: _Job) -> None:
+        with self._lock:
+            job.phase, job.rerun = "running", False
+        delay: float | None = None
+        try:
+            if not self._is_halted(job.launch.task_arn):
+                delay = self._advance(job)
+        except _Halted:
+            pass
+        except spec.LaunchFailure as failure:
+            job.failure, job.failed_container = failure.reason, failure.container
+        except Exception as error:
+            job.errors += 1
+            log.warning("launching %s failed (attempt %d): %s", job.launch.task_arn, job.errors, error, exc_info=True)
+            if job.errors >= MAX_STEP_ERRORS:
+                job.failure = f"ResourceInitializationError: {error}"
+            else:
+                delay = 0.5 * job.errors
+        with self._lock:
+            rerun = job.rerun
+            job.phase = "done" if delay is None else "idle"
+        if delay is None:
+            self._notify()
+        elif rerun:
+            self._submit(job)
+        else:
+            timer = threading.Timer(delay, self._submit, args=(job,))
+            timer.daemon = True
+            timer.start()
+
+    def _advance(self, job: _Job) -> float | None:
+        """One step: None when the launch is over, else how soon to look again."""
+        launch = job.launch
+        existing = self._task_containers(launch.task_arn)
+        missing = [name for name in job.order if name not in existing]
+        if missing:
+            if job.env is None:
+                refused = spec.refusal(launch, self.allow_host_access)
+                if refused:
+                    raise spec.LaunchFailure(refused, None)
+                job.env = {c["name"]: self._environment(launch, c) for c in launch.containers}
+            if job.images is None:
+                wanted = {name: job.by_name[name]["image"] for name in job.order}
+                job.images = sandboxes.ImageResolution(self._images, wanted, self.pull_timeout_s, lambda: self._submit(job))
+            pulling = job.images.ready(missing)
+            if pulling is not None:
+                return pulling + 0.01  # or at once, when a pull ends
+            sandboxes.create_task_volumes(self._api, launch)
+        if launch.network_mode != "host":
+            self._ensure_sandbox(launch, existing.get(spec.SANDBOX_CONTAINER_NAME))
+        for name in missing:
+            existing[name] = self._create(job, name)
+        return DEPENDENCY_POLL_S if self._start_ready(job, existing) else None
+
+    def _task_containers(self, task_arn: str) -> dict[str, Record]:
+        filters = {"label": [spec.MANAGED_FILTER, f"{spec.TASK_ARN}={task_arn}"]}
+        summaries = self._api.containers(all=True, filters=filters)
+        return {s["Labels"][spec.CONTAINER_NAME]: s for s in summaries if spec.CONTAINER_NAME in s["Labels"]}
+
+    def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
+        from_files: dict[str, str] = {}
+        for entry in container.get("environmentFiles") or []:
+            kind, value = spec.env_file_source(entry)
+            if kind == "s3":
+                raise spec.LaunchFailure(spec.s3_env_file_failure(value), container["name"])
+            try:
+                with open(value, encoding="utf-8") as file:
+                    from_files.update(spec.parse_env_file(file.read()))
+            except OSError as error:
+                raise spec.LaunchFailure(f"ResourceInitializationError: failed to read env file {value}: {error}", container["name"]) from None
+        return spec.environment(launch, container, self.region, from_files)
+
+    def _ensure_sandbox(self, launch: TaskLaunch, sandbox: Record | None) -> None:
+        state = spec.container_state(sandbox["State"]) if sandbox else None
+        if state == "running":
+            return
+        if state == "exited":
+            raise spec.LaunchFailure("ResourceInitializationError: the task's network sandbox exited", None)
+        joined = self._networks.joined(launch.cluster) if launch.network_mode != "none" else contextlib.nullcontext(None)
+        with joined as network:
+            if sandbox is None:
+                if self._sandbox_image is None:
+                    labels = {spec.MANAGED: "true", spec.ROLE: "sandbox-image"}
+                    self._sandbox_image = sandboxes.ensure_sandbox_image(self._api, labels)
+                sandbox_spec = sandboxes.sandbox_spec(launch, image=self._sandbox_image, network=network)
+                sandbox_id = self._create_container(launch.task_arn, sandbox_spec, None)
+            else:
+                sandbox_id = sandbox["Id"]
+            with self._unless_halted(launch.task_arn):
+                try:
+                    self._api.start(sandbox_id)
+                except docker.errors.APIError as error:
+                    raise spec.LaunchFailure(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
+
+    def _create(self, job: _Job, name: str) -> Record:
+        assert job.env is not None and job.images is not None
+        ranks = spec.ranks(job.launch.containers)
+        container_spec = spec.container_spec(
+            job.launch, job.by_name[name], image=job.images.local[name], env=job.env[name], rank=ranks[name], host_cpus=self._cpus()
+        )
+        container_id = self._create_container(job.launch.task_arn, container_spec, name)
+        return {"Id": container_id, "State": "created", "Status": "Created", "Labels": container_spec.config["labels"]}
+
+    def _create_container(self, task_arn: str, container_spec: spec.ContainerSpec, culprit: str | None) -> str:
+        with self._unless_halted(task_arn):
+            try:
+                host_config = self._api.create_host_config(**container_spec.host_config)
+                return str(self._api.create_container(name=container_spec.name, host_config=host_config, **container_spec.config)["Id"])
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise spec.LaunchFailure(f"CannotCreateContainerError: {spec.daemon_message(error)}", culprit) from None
+            # 409: the name is taken; adopt it when it is this task's (a launch before a restart).
+            found = self._api.inspect_container(container_spec.name)
+            labels = found["Config"].get("Labels") or {}
+            if labels.get(spec.MANAGED) != "true" or labels.get(spec.TASK_ARN) != task_arn:
+                raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
+            return str(found["Id"])
+
+    def _start_ready(self, job: _Job, existing: dict[str, Record]) -> bool:
+        """Start every created container whose dependencies hold; True while some wait."""
+        waiting = False
+        for name in job.order:
+            info = existing.get(name)
+            if info is None or name in job.blocked or spec.container_state(info["State"]) != "created":
+                continue
+            verdict, reason = self._dependencies(job, name, existing)
+            if verdict == "fail":
+                self._block(job, name, reason)
+            if verdict != "ok":
+                waiting = waiting or verdict == "wait"
+                continue
+            with self._unless_halted(job.launch.task_arn):
+                try:
+                    self._api.start(info["Id"])
+                except docker.errors.APIError as error:
+                    self._block(job, name, f"CannotStartContainerError: {spec.daemon_message(error)}")
+                    continue
+            job.started[name] = time.time()
+            existing[name] = {**info, "State": "running", "Status": "Up"}
+            self._warm(info["Id"])
+        return waiting
+
+    def _block(self, job: _Job, name: str, reason: str) -> None:
+        """An essential container that cannot start fails the task; another just never starts."""
+        if job.by_name[name].get("essential", True):
+            raise spec.LaunchFailure(reason, name)
+        job.blocked[name] = reason
+
+    def _dependencies(self, job: _Job, name: str, existing: dict[str, Record]) -> tuple[spec.Verdict, str]:
+        verdict: spec.Verdict = "ok"
+        for dependency in job.by_name[name].get("dependsOn") or []:
+            other, condition = dependency["containerName"], dependency["condition"]
+            info = existing.get(other)
+            if other in job.blocked:
+                return "fail", spec.dependency_failure(other, name, condition, None)
+            state = spec.container_state(info["State"]) if info else None
+            status = str(info.get("Status", "")) if info else ""
+            exit_code = spec.exit_code_from_status(status)
+            answer = spec.dependency_verdict(condition, state, exit_code, spec.health_from_status(status))
+            if answer == "fail":
+                return "fail", spec.dependency_failure(other, name, condition, exit_code)
+            if answer == "wait":
+                verdict = "wait"
+                # ECS: a dependency's startTimeout bounds COMPLETE, SUCCESS and HEALTHY waits.
+                timeout = job.by_name[other].get("startTimeout")
+                started = job.started.get(other) or (self._inspect(info["Id"]).started_at if info and state == "running" else None)
+                if timeout and condition != "START" and started and time.time() > started + float(timeout):
+                    return "fail", spec.dependency_failure(other, name, "TIMEOUT", None)
+        return verdict, ""
+
+    def _task_lock(self, task_arn: str) -> threading.Lock:
+        with self._lock:
+            return self._task_locks.setdefault(task_arn, threading.Lock())
+
+    @contextlib.contextmanager
+    def _unless_halted(self, task_arn: str) -> Iterator[None]:
+        with self._task_lock(task_arn):
+            if self._is_halted(task_arn):
+                raise _Halted
+            yield
+
+    def _is_halted(self, task_arn: str) -> bool:
+        with self._lock:
+            return task_arn in self._halted or self._closed.is_set()
+
+    def _cpus(self) -> int:
+        if self._host_cpus is None:
+            self._host_cpus = int(self._api.info().get("NCPU") or os.cpu_count() or 1)
+        return self._host_cpus
+
+    # --- stop and remove -------------------------------------------------------------------
+
+    def _in_background(self, task_arn: str, what: str, work: Callable[[], None]) -> None:
+        """Halt the task; run ``work`` unless the same work is in flight. Stops wait out grace
+        periods, so each gets its own daemon thread rather than a launch worker."""
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._halted.add(task_arn)
+            if (what, task_arn) in self._busy:
+                return
+            self._busy.add((what, task_arn))
+        threading.Thread(target=self._run_busy, args=(task_arn, what, work), name=f"ecsemu-{what}", daemon=True).start()
+
+    def _run_busy(self, task_arn: str, what: str, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception:
+            log.warning("%s of %s failed; the reconciler will ask again", what, task_arn, exc_info=True)
+        finally:
+            with self._lock:
+                self._busy.discard((what, task_arn))
+            self._notify()
+
+    def _halted_containers(self, task_arn: str) -> list[Record]:
+        """The task's containers, listed once no create or start of it can be in flight."""
+        with self._task_lock(task_arn):
+            return list(self._task_containers(task_arn).values())
+
+    def _stop_task(self, task_arn: str, timeout_s: float) -> None:
+        """Dependents first (highest rank), each rank in parallel; the sandbox last, killed."""
+        containers = self._halted_containers(task_arn)
+        running = [c for c in containers if c["Labels"].get(spec.ROLE) == "container" and spec.container_state(c["State"]) == "running"]
+        for rank in sorted({int(c["Labels"].get(spec.RANK, 0)) for c in running}, reverse=True):
+            group = [c for c in running if int(c["Labels"].get(spec.RANK, 0)) == rank]
+            threads = [threading.Thread(target=self._stop_container, args=(c, timeout_s), daemon=True) for c in group]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        for sandbox in containers:
+            if sandbox["Labels"].get(spec.ROLE) == "sandbox" and spec.container_state(sandbox["State"]) == "running":
+                self._kill(sandbox["Id"])
+
+    def _stop_container(self, summary: Record, timeout_s: float) -> None:
+        """Docker's stop: the image's stop signal (SIGTERM by default), SIGKILL after the grace."""
+        try:
+            self._api.stop(summary["Id"], timeout=spec.stop_seconds(summary["Labels"], timeout_s))
+        except docker.errors.APIError as error:
+            log.debug("stopping %s: %s", summary["Id"][:12], spec.daemon_message(error))
+
+    def _kill(self, container_id: str) -> None:
+        try:
+            self._api.kill(container_id, signal="SIGKILL")
+        except docker.errors.APIError as error:  # gone, or not running any more
+            log.debug("killing %s: %s", container_id[:12], spec.daemon_message(error))
+
+    def _remove_task(self, task_arn: str) -> None:
+        containers = self._halted_containers(task_arn)
+        clusters = {c["Labels"].get(spec.CLUSTER, "") for c in containers}
+        if self.keep_stopped:
+            for container in containers:
+                if spec.container_state(container["State"]) == "running":
+                    self._kill(container["Id"])
+        else:
+            # The sandbox last: the others live in its network namespace.
+            for container in sorted(containers, key=lambda c: c["Labels"].get(spec.ROLE) == "sandbox"):
+                with contextlib.suppress(docker.errors.NotFound):
+                    self._api.remove_container(container["Id"], force=True, v=True)
+            sandboxes.remove_task_volumes(self._api, task_arn)
+        with self._lock:
+            job = self._jobs.pop(task_arn, None)
+            self._task_locks.pop(task_arn, None)
+            if self.keep_stopped:
+                self._hidden.add(task_arn)
+        if job is not None:
+            clusters.add(job.launch.cluster)
+        if not self.keep_stopped:
+            for cluster in clusters - {""}:
+                self._networks.remove_if_unused(cluster)
+
+    # --- observation -----------------------------------------------------------------------
+
+    def _observe_task(self, task_arn: str, summaries: list[Record], job: _Job | None, halted: bool) -> ObservedTask:
+        sandbox = next((s for s in summaries if s["Labels"].get(spec.ROLE) == "sandbox"), None)
+        published = sandboxes.published_ports(sandbox.get("Ports")) if sandbox else {}
+        containers = {}
+        for summary in summaries:
+            if summary["Labels"].get(spec.ROLE) == "container":
+                observed = self._observe_container(summary, published, halted)
+                containers[observed.name] = observed
+        if job is None:
+            return ObservedTask(task_arn, containers)
+        if job.phase != "done" and not halted:
+            for name in job.order:
+                containers.setdefault(name, ObservedContainer(name, "pulling"))
+        for name, reason in list(job.blocked.items()):
+            if name in containers and containers[name].state != "exited":
+                containers[name] = ObservedContainer(name, "exited", reason=reason, runtime_id=containers[name].runtime_id)
+        return ObservedTask(
+            task_arn,
+            containers,
+            failure=job.failure,
+            failed_container=job.failed_container,
+            pull_started_at=job.images.started_at if job.images else None,
+            pull_stopped_at=job.images.stopped_at if job.images else None,
+        )
+
+    def _observe_container(self, summary: Record, published: dict[str, int], halted: bool) -> ObservedContainer:
+        labels, status = summary["Labels"], str(summary.get("Status", ""))
+        name, docker_state = labels[spec.CONTAINER_NAME], str(summary.get("State", ""))
+        state = spec.container_state(docker_state)
+        if state == "created":  # never started; a halted task's never will
+            return ObservedContainer(name, "exited" if halted else "created", runtime_id=summary["Id"], image_digest=self._digest(summary))
+        details = self._inspect(summary["Id"], docker_state)
+        exited = state == "exited"
+        exit_code = (details.exit_code if details.exit_code is not None else spec.exit_code_from_status(status)) if exited else None
+        return ObservedContainer(
+            name,
+            state,
+            exit_code=exit_code,
+            reason=spec.OOM_REASON if exited and details.oom_killed else None,
+            health=spec.health_from_status(status) if state == "running" else "UNKNOWN",
+            runtime_id=summary["Id"],
+            image_digest=self._digest(summary),
+            started_at=details.started_at,
+            finished_at=details.finished_at if exited else None,
+            network_bindings=sandboxes.network_bindings(labels.get(spec.PORTS, ""), published, labels.get(spec.NETWORK_MODE) == "host"),
+        )
+
+    def _inspect(self, container_id: str, docker_state: str | None = None) -> _Details:
+        """A container's start and exit details, inspected once per state and cached."""
+        with self._lock:
+            cached = self._details.get(container_id)
+        if cached is not None and docker_state in (None, cached.state):
+            return cached
+        return self._warm(container_id) or _Details(docker_state or "", None, None, None, False)
+
+    def _warm(self, container_id: str) -> _Details | None:
+        try:
+            state = self._api.inspect_container(container_id).get("State") or {}
+        except docker.errors.NotFound:
+            return None
+        status = str(state.get("Status", ""))
+        details = _Details(
+            state=status,
+            started_at=spec.docker_time(state.get("StartedAt")),
+            finished_at=spec.docker_time(state.get("FinishedAt")),
+            exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
+            oom_killed=bool(state.get("OOMKilled")),
+        )
+        with self._lock:
+            self._details[container_id] = details
+        return details
+
+    def _digest(self, summary: Record) -> str | None:
+        """The image's registry digest when it has one, else its local image id (cached)."""
+        image_id = summary.get("ImageID")
+        if not image_id:
+            return None
+        with self._lock:
+            known = self._digests.get(image_id)
+        if known is None:
+            try:
+                repo_digests = self._api.inspect_image(image_id).get("RepoDigests") or []
+            except docker.errors.APIError:
+                repo_digests = []
+            known = str(repo_digests[0]).split("@", 1)[1] if repo_digests else str(image_id)
+            with self._lock:
+                self._digests[image_id] = known
+        return known
+
+    # --- events ----------------------------------------------------------------------------
+
+    def _follow_events(self) -> None:
+        """Follow Docker's events for managed containers; reconnect when the stream drops."""
+        backoff, since, connected_before = 0.2, None, False
+        filters = {"type": "container", "label": [spec.MANAGED_FILTER], "event": EVENTS}
+        while not self._closed.is_set():
+            try:
+                stream = self._api.events(decode=True, filters=filters, since=since)
+                with self._lock:
+                    self._event_stream = stream
+                if self._closed.is_set():
+                    stream.close()
+                    return
+                if connected_before:
+                    self._notify()  # something may have changed while the stream was down
+                connected_before = True
+                for event in stream:
+                    since, backoff = int(event.get("time") or time.time()), 0.2
+                    self._on_event(event)
+            except Exception:
+                log.debug("docker event stream dropped", exc_info=True)
+            if self._closed.wait(backoff):
+                return
+            backoff = min(backoff * 2, 5.0)
+
+    def _on_event(self, event: Record) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        actor = event.get("Actor") or {}
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        if action in ("start", "die", "oom"):
+            self._warm(container_id)  # so the observe this wakes finds the details cached
+        elif action == "destroy":
+            with self._lock:
+                self._details.pop(container_id, None)
+        arn = (actor.get("Attributes") or {}).get(spec.TASK_ARN)
+        with self._lock:
+            job = self._jobs.get(arn) if arn and action != "create" else None
+        if job is not None:
+            self._submit(job)  # a dependency may hold now
+        self._notify()
+
+    def _notify(self) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("runtime callback failed")
