@@ -23,7 +23,8 @@ workload
     connection (each starting at a different one), as raw AWS JSON 1.1 requests.
 connection
     One persistent ``http.client.HTTPConnection`` (keep-alive; reopened when the server closes
-    it) driven by one client thread or process, one request at a time.
+    it, and closed with a reset so that no TIME_WAIT socket is left) driven by one client
+    thread or process, one request at a time.
 pinning
     With two CPUs or more, the server under test (and the trivial responder) runs on the first
     CPU and the client on the others, so neither steals the other's CPU and both servers get
@@ -51,6 +52,7 @@ import os
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,7 @@ STOP_DEADLINE_S = 5.0
 IO_TIMEOUT_S = 10.0
 HANDSHAKE_TIMEOUT_S = 30.0
 CEILING_SECONDS = 5.0
+BUSY_MACHINE_SHARE = 0.10  # other processes' CPU, in cores, above which a measurement is flagged
 
 GOAL_THROUGHPUT_RATIO = 5.0
 GOAL_P99_MS = 5.0
@@ -127,6 +130,22 @@ def prepare(operation: str, params: dict[str, Any]) -> Prepared:
     return Prepared(operation, json.dumps(params, separators=(",", ":")).encode(), headers)
 
 
+class BenchConnection(http.client.HTTPConnection):
+    """``http.client``'s connection, closed with a reset instead of a FIN.
+
+    Both servers close the connection after every answer, so each request opens a new one; at
+    thousands per second the TIME_WAIT sockets of a normal close use up the 28k ephemeral
+    ports of loopback within seconds, and then connects stall (moto measured 3x slower, with
+    a p99 of 160 ms, after ecsemu's run). A zero linger leaves no TIME_WAIT on either side.
+    The server has already written its whole answer when we close, so it loses nothing.
+    """
+
+    def connect(self) -> None:
+        super().connect()
+        assert self.sock is not None
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
 def exchange(conn: http.client.HTTPConnection, request: Prepared) -> tuple[int, bytes]:
     conn.request("POST", "/", body=request.body, headers=request.headers)
     response = conn.getresponse()
@@ -135,7 +154,7 @@ def exchange(conn: http.client.HTTPConnection, request: Prepared) -> tuple[int, 
 
 def call(port: int, operation: str, params: dict[str, Any], timeout: float = IO_TIMEOUT_S) -> dict[str, Any]:
     """One request on its own connection; raises unless the answer is 200."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    conn = BenchConnection(HOST, port, timeout=timeout)
     try:
         status, body = exchange(conn, prepare(operation, params))
     finally:
@@ -153,6 +172,16 @@ def cpu_seconds(pid: int) -> float:
     except FileNotFoundError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine so far (all CPUs, from /proc/stat).
+
+    User and system time only, as for a process in ``cpu_seconds``: interrupt time (much of it
+    loopback networking for our own connections) is attributed to no process.
+    """
+    user, nice, system = (int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:4])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -178,7 +207,7 @@ class WorkerResult:
 def drive(port: int, offset: int, warmup_s: float, seconds: float, control: Connection) -> None:
     """One connection: connect, say ready, wait for go, cycle the workload, send the result."""
     requests = [prepare(op, params) for op, params in WORKLOAD]
-    conn = http.client.HTTPConnection(HOST, port, timeout=IO_TIMEOUT_S)
+    conn = BenchConnection(HOST, port, timeout=IO_TIMEOUT_S)
     result = WorkerResult()
     latencies = array("d")
     try:
@@ -234,6 +263,7 @@ class LoadResult:
     opened: int
     first_error: str
     client_cpu_s: float
+    others_cpu_s: float  # every other process on the machine: a busy machine skews the figures
     server_cpu_s: float | None
     latencies: list[float] = field(repr=False)
 
@@ -249,6 +279,10 @@ class LoadResult:
     def client_cpu_share(self) -> float:
         """The client's CPU time over wall time while measured: 1.0 is one core kept busy."""
         return self.client_cpu_s / self.seconds
+
+    @property
+    def others_cpu_share(self) -> float:
+        return self.others_cpu_s / self.seconds
 
     @property
     def server_cpu_share(self) -> float:
@@ -296,12 +330,15 @@ def run_load(
                 raise RuntimeError("a client connection did not get ready in time")
         for pipe in pipes:
             pipe.send("go")
-        client_pids = [os.getpid()] + [r.pid for r in runners if isinstance(r, multiprocessing.process.BaseProcess)]
-        pids = {"client": client_pids, "server": [server_pid] if server_pid else []}
+        client_pids = [os.getpid()]
+        client_pids += [r.pid for r in runners if isinstance(r, multiprocessing.process.BaseProcess) and r.pid]
+        pids: dict[str, list[int]] = {"client": client_pids, "server": [server_pid] if server_pid else []}
         time.sleep(warmup_s)
         before = {side: sum(map(cpu_seconds, ids)) for side, ids in pids.items()}
+        machine_before = machine_busy_seconds()
         time.sleep(seconds)
         after = {side: sum(map(cpu_seconds, ids)) for side, ids in pids.items()}
+        machine_s = machine_busy_seconds() - machine_before
         results: list[WorkerResult] = []
         for pipe in pipes:
             if not pipe.poll(deadline):
@@ -326,6 +363,7 @@ def run_load(
         reconnects=sum(r.reconnects for r in results),
         opened=sum(r.opened for r in results),
         client_cpu_s=after["client"] - before["client"],
+        others_cpu_s=max(0.0, machine_s - sum(after.values()) + sum(before.values())),
         server_cpu_s=after["server"] - before["server"] if server_pid else None,
         first_error=next((r.first_error for r in results if r.first_error), ""),
         latencies=latencies,
@@ -415,7 +453,8 @@ def measure_ceiling(
             raise RuntimeError("the trivial responder did not start")
         return run_load(port, mode, connections, warmup_s, seconds)
     finally:
-        ours.send("stop")
+        with contextlib.suppress(OSError):
+            ours.send("stop")
         process.join(STOP_DEADLINE_S)
         if process.is_alive():
             process.kill()  # our own child, by its handle
@@ -542,6 +581,7 @@ class ServerFigures:
     opened_per_request: float
     server_cpu_share: float
     client_cpu_share: float
+    others_cpu_share: float
     first_error: str
     startup_ms: float
     startup_runs_ms: list[float]
@@ -578,6 +618,7 @@ def measure_server(
         opened_per_request=load.opened_per_request,
         server_cpu_share=load.server_cpu_share,
         client_cpu_share=load.client_cpu_share,
+        others_cpu_share=load.others_cpu_share,
         first_error=load.first_error,
         startup_ms=statistics.median(startups),
         startup_runs_ms=startups,
@@ -634,7 +675,7 @@ def print_report(
         print(
             f"client ceiling, trivial responder, {kind}: {ceiling.rps:,.0f} req/s, "
             f"p50 {ceiling.percentile_ms(0.5):.2f} ms, p99 {ceiling.percentile_ms(0.99):.2f} ms, "
-            f"client CPU {ceiling.client_cpu_share:.0%} of a core"
+            f"CPU: client {ceiling.client_cpu_share:.0%}, other processes {ceiling.others_cpu_share:.0%} of a core"
         )
     print()
     columns = (
@@ -654,11 +695,15 @@ def print_report(
         )
     for f in figures:
         runs = ", ".join(f"{ms:.0f}" for ms in f.startup_runs_ms)
-        ceiling = ceilings.get(CEILING_CLOSE if f.opened_per_request > 0.5 else CEILING_KEEP_ALIVE)
-        share = f"; {f.rps / ceiling.rps:.0%} of the client's ceiling" if ceiling else ""
+        matching = ceilings.get(CEILING_CLOSE if f.opened_per_request > 0.5 else CEILING_KEEP_ALIVE)
+        share = f"; {f.rps / matching.rps:.0%} of the client's ceiling" if matching else ""
         print(
-            f"  {f.name}: start-up runs {runs} ms (median shown); CPU: server {f.server_cpu_share:.0%}, "
-            f"client {f.client_cpu_share:.0%} of a core; new connections per request {f.opened_per_request:.2f}; reconnects after failure {f.reconnects}{share}"
+            f"  {f.name}: start-up runs {runs} ms (median shown); CPU while measured: server {f.server_cpu_share:.0%}, "
+            f"client {f.client_cpu_share:.0%}, other processes {f.others_cpu_share:.0%} of a core"
+        )
+        print(
+            f"  {' ' * len(f.name)}  new connections per request {f.opened_per_request:.2f}; "
+            f"reconnects after a failure {f.reconnects}{share}"
         )
     closers = [f.name for f in figures if f.opened_per_request > 0.5]
     if closers:
@@ -687,6 +732,19 @@ def print_errors(figures: Sequence[ServerFigures], ceilings: dict[str, LoadResul
             print(f"\n!!! client ceiling, {kind}: {ceiling.errors} ERRORS; first: {ceiling.first_error}")
     if any(f.errors for f in figures):
         print("!!! THIS RUN HAD ERRORS: its figures are not comparable.")
+    busy = busy_phases(figures, ceilings)
+    if busy:
+        print(
+            f"\n!!! THE MACHINE WAS BUSY: other processes used a share of a core while measuring ({', '.join(busy)}); "
+            "the figures are skewed, run again on a quiet machine."
+        )
+
+
+def busy_phases(figures: Sequence[ServerFigures], ceilings: dict[str, LoadResult]) -> list[str]:
+    """The measurements during which other processes used more than a little CPU."""
+    busy = [f"{f.name} {f.others_cpu_share:.0%}" for f in figures if f.others_cpu_share > BUSY_MACHINE_SHARE]
+    busy += [f"{k} {c.others_cpu_share:.0%}" for k, c in ceilings.items() if c.others_cpu_share > BUSY_MACHINE_SHARE]
+    return busy
 
 
 def summary(
@@ -710,6 +768,7 @@ def summary(
                 "p99_ms": ceiling.percentile_ms(0.99),
                 "errors": ceiling.errors,
                 "client_cpu_share": ceiling.client_cpu_share,
+                "others_cpu_share": ceiling.others_cpu_share,
             }
             for kind, ceiling in ceilings.items()
         },
@@ -721,6 +780,7 @@ def summary(
         },
         "goals": [asdict(goal) for goal in met],
         "errors": any(f.errors for f in figures),
+        "machine_busy": busy_phases(figures, ceilings),
     }
 
 

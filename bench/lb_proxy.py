@@ -11,13 +11,15 @@ What it does
 ------------
 1. Starts two backends: small asyncio HTTP/1.1 servers in processes of their own (this file
    with ``--backend``), each answering every request with a fixed 200 and keep-alive.
-2. Measures with ``wrk`` (``--threads``/``--connections``, ``--seconds`` each, after a short
-   warm-up): one backend directly (the ceiling), ecsemu's engine (this file with
-   ``--serve-engine``, its own process, round robin over both backends, health checks on),
-   and nginx (its own instance: temporary prefix and config, ``daemon off``, one worker,
-   keep-alive upstream of both backends, the same X-Forwarded-* headers added).
-3. Prints requests/s and p50/p99 latency of each, the ratios, and PASS/MISS for the goals:
-   ecsemu ≥ 0.8 × nginx's requests/s, and ecsemu's p99 ≤ nginx's p99 + 2 ms.
+2. Starts the proxies: ecsemu's engine (this file with ``--serve-engine``, its own process,
+   round robin over both backends, health checks on) and nginx (its own instance: temporary
+   prefix and config, ``daemon off``, one worker, keep-alive upstream of both backends, the
+   same X-Forwarded-* headers added).
+3. Measures with ``wrk`` (``--threads``/``--connections``, ``--seconds`` each, after a short
+   warm-up) one backend directly (the ceiling), then each proxy, in ``--rounds`` alternating
+   rounds; the medians are reported (the machine may be shared: alternation spreads the noise).
+4. Prints requests/s and p50/p99 latency of each, the ratios, and PASS/MISS for the goals:
+   ecsemu >= 0.8 x nginx's requests/s, and ecsemu's p99 <= nginx's p99 + 2 ms.
 
 Vocabulary
 ----------
@@ -45,6 +47,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -105,7 +108,7 @@ def run_backend(name: str) -> None:
 
 def run_engine(targets: list[int], use_uvloop: bool) -> None:
     sys.path.insert(0, str(REPO_ROOT))
-    from ecsemu.lb import (
+    from ecsemu.lb import (  # noqa: PLC0415 - only the engine's own process needs ecsemu
         Forward,
         HealthCheckSpec,
         LbSnapshot,
@@ -118,7 +121,7 @@ def run_engine(targets: list[int], use_uvloop: bool) -> None:
 
     loop_factory = None
     if use_uvloop:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]
+        import uvloop  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional, asked for
 
         loop_factory = uvloop.new_event_loop
     engine = LoadBalancerEngine(loop_factory=loop_factory)
@@ -150,6 +153,8 @@ class Result:
     p99_ms: float
     errors: int
     non_2xx: int
+    cpu_us_per_request: float = 0.0
+    """CPU time (user + system) of the process under test per request: robust to a busy machine."""
 
 
 class Processes:
@@ -198,8 +203,6 @@ def read_port(process: subprocess.Popen[str], what: str) -> int:
 
 
 def wait_port(port: int) -> None:
-    import socket
-
     deadline = time.monotonic() + READY_DEADLINE_S
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
@@ -261,14 +264,66 @@ def parse_wrk(name: str, output: str) -> Result:
     return Result(name, rps, p50, p99, errors, int(non_2xx_match.group(1)) if non_2xx_match else 0)
 
 
-def run_wrk(processes: Processes, name: str, port: int, args: argparse.Namespace, cpus: set[int] | None) -> Result:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` (``/proc/<pid>/stat`` fields 14 and 15)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    processes: Processes, name: str, port: int, args: argparse.Namespace, cpus: set[int] | None, measured: list[int]
+) -> Result:
     url = f"http://{HOST}:{port}/"
     base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--latency", "--timeout", "5s"]
     warmup = processes.spawn([*base, f"-d{WARMUP_S}s", url], cpus=cpus, stdin=subprocess.DEVNULL)
     warmup.communicate(timeout=WARMUP_S + 30)
+    before = cpu_seconds(measured)
     run = processes.spawn([*base, f"-d{args.seconds}s", url], cpus=cpus, stdin=subprocess.DEVNULL)
     output, _ = run.communicate(timeout=args.seconds + 30)
-    return parse_wrk(name, output)
+    result = parse_wrk(name, output)
+    count = re.search(r"(\d+) requests in", output)
+    if count and int(count.group(1)):
+        result.cpu_us_per_request = (cpu_seconds(measured) - before) / int(count.group(1)) * 1e6
+    return result
+
+
+def start_nginx(processes: Processes, prefix: Path, backends: list[int], cpus: set[int] | None) -> int:
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / sub).mkdir()
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = int(probe.getsockname()[1])
+    (prefix / "nginx.conf").write_text(nginx_config(prefix, port, backends))
+    nginx = processes.spawn(
+        ["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")],
+        cpus=cpus,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    if cpus:  # the master forked its worker before we could pin it: pin the worker too
+        for child in _children(nginx.pid):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(child, cpus)
+    return port
+
+
+def median_result(name: str, runs: list[Result]) -> Result:
+    ordered = sorted(runs, key=lambda r: r.requests_per_s)
+    middle = ordered[len(ordered) // 2]
+    return Result(
+        name,
+        middle.requests_per_s,
+        sorted(r.p50_ms for r in runs)[len(runs) // 2],
+        sorted(r.p99_ms for r in runs)[len(runs) // 2],
+        sum(r.errors for r in runs),
+        sum(r.non_2xx for r in runs),
+        sorted(r.cpu_us_per_request for r in runs)[len(runs) // 2],
+    )
 
 
 def measure(args: argparse.Namespace) -> list[Result]:
@@ -281,52 +336,34 @@ def measure(args: argparse.Namespace) -> list[Result]:
     other_cpus = set(range(1, cpu_count)) if pin else None
     me = [sys.executable, str(Path(__file__).resolve())]
     processes = Processes()
-    results: list[Result] = []
     try:
         backends = []
         for name in ("a", "b"):
             process = processes.spawn([*me, "--backend", name], cpus=other_cpus)
             backends.append(read_port(process, f"backend {name}"))
-        results.append(run_wrk(processes, "direct (one backend)", backends[0], args, other_cpus))
-
-        loops = ["asyncio", *(["uvloop"] if args.uvloop else [])]
-        for loop_name in loops:
+        targets: dict[str, int] = {"direct (one backend)": backends[0]}
+        pids: dict[str, list[int]] = {"direct (one backend)": [processes.started[0].pid]}
+        for loop_name in ["asyncio", *(["uvloop"] if args.uvloop else [])]:
             python = args.engine_python or sys.executable
             argv = [python, str(Path(__file__).resolve()), "--serve-engine", ",".join(map(str, backends))]
             if loop_name == "uvloop":
                 argv.append("--use-uvloop")
             engine = processes.spawn(argv, cpus=proxy_cpus)
-            port = read_port(engine, "ecsemu engine")
-            results.append(run_wrk(processes, f"ecsemu ({loop_name})", port, args, other_cpus))
-            processes.stop(engine)
-
+            targets[f"ecsemu ({loop_name})"] = read_port(engine, "ecsemu engine")
+            pids[f"ecsemu ({loop_name})"] = [engine.pid]
         with tempfile.TemporaryDirectory(prefix="ecsemu-nginx-") as tmp:
-            prefix = Path(tmp)
-            for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                (prefix / sub).mkdir()
-            import socket
-
-            with socket.socket() as probe:
-                probe.bind((HOST, 0))
-                nginx_port = int(probe.getsockname()[1])
-            (prefix / "nginx.conf").write_text(nginx_config(prefix, nginx_port, backends))
-            nginx = processes.spawn(
-                ["nginx", "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")],
-                cpus=proxy_cpus,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-            )
-            wait_port(nginx_port)
-            # The master forks its worker: pin the whole process group's members we can see.
-            if proxy_cpus:
-                for child in _children(nginx.pid):
-                    with contextlib.suppress(OSError):
-                        os.sched_setaffinity(child, proxy_cpus)
-            results.append(run_wrk(processes, "nginx", nginx_port, args, other_cpus))
-            processes.stop(nginx)
+            targets["nginx"] = start_nginx(processes, Path(tmp), backends, proxy_cpus)
+            nginx_master = processes.started[-1].pid
+            pids["nginx"] = [nginx_master, *_children(nginx_master)]
+            runs: dict[str, list[Result]] = {name: [] for name in targets}
+            # Rounds alternate the proxies, so a noisy neighbour hurts all of them alike.
+            for _ in range(args.rounds):
+                for name, port in targets.items():
+                    runs[name].append(run_wrk(processes, name, port, args, other_cpus, pids[name]))
+            processes.stop_all()
     finally:
         processes.stop_all()
-    return results
+    return [median_result(name, results) for name, results in runs.items()]
 
 
 def _children(pid: int) -> list[int]:
@@ -342,9 +379,12 @@ def report(results: list[Result], as_json: bool) -> int:
     by_name = {r.name: r for r in results}
     nginx = by_name["nginx"]
     verdicts: dict[str, Any] = {}
-    lines = [f"{'target':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"]
+    lines = [f"{'target':<22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU us/req':>11}"]
     for r in results:
-        lines.append(f"{r.name:<22} {r.requests_per_s:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors + r.non_2xx:>7}")
+        lines.append(
+            f"{r.name:<22} {r.requests_per_s:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
+            f"{r.errors + r.non_2xx:>7} {r.cpu_us_per_request:>11.1f}"
+        )
     lines.append("")
     for r in results:
         if not r.name.startswith("ecsemu"):
@@ -356,7 +396,8 @@ def report(results: list[Result], as_json: bool) -> int:
         lines.append(
             f"{r.name}: {ratio:.2f}x nginx req/s ({'PASS' if rps_ok else 'MISS'}: goal >= {RPS_GOAL_RATIO}x); "
             f"p99 {r.p99_ms:.2f} ms vs nginx {nginx.p99_ms:.2f} ms + {P99_GOAL_SLACK_MS:.0f} "
-            f"({'PASS' if p99_ok else 'MISS'}); {r.requests_per_s / by_name['direct (one backend)'].requests_per_s:.2f}x direct"
+            f"({'PASS' if p99_ok else 'MISS'}); {r.requests_per_s / by_name['direct (one backend)'].requests_per_s:.2f}x direct; "
+            f"CPU per request {r.cpu_us_per_request / nginx.cpu_us_per_request:.1f}x nginx's"
         )
     failed = [r.name for r in results if r.errors or r.non_2xx]
     if as_json:
@@ -373,6 +414,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per target, alternating; medians shown")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the proxy to its own CPU")
     parser.add_argument("--uvloop", action="store_true", help="also measure the engine on uvloop (needs it installed)")
     parser.add_argument("--engine-python", help="interpreter for the engine process (e.g. a venv with uvloop)")

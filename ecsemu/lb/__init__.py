@@ -11,7 +11,8 @@ Read in this order
 ``responses``    pure: the load balancer's own answers (502/503/504 pages, fixed, redirect)
 ``listeners``    binding 127.0.0.1 ports, with fallback
 ``pool``         keep-alive connections to targets
-``http_proxy``   the HTTP listener (asyncio protocols)
+``http_proxy``   the HTTP listener (asyncio protocols): client connections
+``exchange``     one forwarded request and its response
 ``tcp_proxy``    the TCP listener
 ``healthcheck``  the probes
 ``runtime``      live per-listener and per-target-group state on the loop

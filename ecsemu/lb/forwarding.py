@@ -50,23 +50,37 @@ def trace_header(existing: bytes | None, trace_id: str) -> bytes:
     return b";".join([self_field, *fields])
 
 
-def _dropped_names(headers: list[Header]) -> set[bytes]:
-    dropped = set(HOP_BY_HOP)
-    for name, value in headers:
-        if name.lower() == b"connection":
-            dropped.update(token.strip().lower() for token in value.split(b","))
-    return dropped
+_CONNECTION_OPTIONS: Final = frozenset({b"keep-alive", b"close", b""})
+# Every name this module drops or rewrites has one of these lengths: others need no lower().
+_WATCHED_LENGTHS: Final = frozenset({2, 7, 10, 15, 16, 17})
+
+
+def _dropped_names(connection: tuple[bytes, ...]) -> frozenset[bytes]:
+    """Hop-by-hop names, plus the fields the Connection header names."""
+    extra = [token for token in connection if token not in _CONNECTION_OPTIONS]
+    return HOP_BY_HOP.union(extra) if extra else HOP_BY_HOP
+
+
+def _end_to_end(headers: list[Header], connection: tuple[bytes, ...]) -> list[Header]:
+    dropped = _dropped_names(connection)
+    if dropped is HOP_BY_HOP:
+        return [(n, v) for n, v in headers if len(n) not in _WATCHED_LENGTHS or n.lower() not in dropped]
+    return [(n, v) for n, v in headers if n.lower() not in dropped]
 
 
 def upstream_request_head(
     request: RequestHead, *, client_ip: str, scheme: bytes, listener_port: int, trace_id: str
 ) -> bytes:
     """The request head sent to the target (the body follows in the framing chosen here)."""
-    dropped = _dropped_names(request.headers)
+    dropped = _dropped_names(request.connection)
+    watched_only = dropped is HOP_BY_HOP
     headers: list[Header] = []
     forwarded_for: bytes | None = None
     trace: bytes | None = None
     for name, value in request.headers:
+        if watched_only and len(name) not in _WATCHED_LENGTHS:
+            headers.append((name, value))
+            continue
         lower = name.lower()
         if lower in dropped or lower in _REPLACED:
             continue
@@ -96,8 +110,7 @@ def client_body_framing(response: ResponseHead, client_http11: bool) -> Framing:
 
 def client_response_head(response: ResponseHead, *, framing: Framing, client_http11: bool, keep_alive: bool) -> bytes:
     """The response head sent to the client."""
-    dropped = _dropped_names(response.headers)
-    headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
+    headers = _end_to_end(response.headers, response.connection)
     if framing is Framing.CHUNKED:
         headers.append((b"Transfer-Encoding", b"chunked"))
     if not keep_alive:
@@ -109,6 +122,5 @@ def client_response_head(response: ResponseHead, *, framing: Framing, client_htt
 
 def interim_response_head(response: ResponseHead) -> bytes:
     """A 1xx response, passed on as it came (less hop-by-hop fields)."""
-    dropped = _dropped_names(response.headers)
-    headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
+    headers = _end_to_end(response.headers, response.connection)
     return serialize_head(b"HTTP/1.1 %d %b" % (response.status, response.reason), headers)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections.abc import Callable
 from typing import Final
@@ -24,6 +25,8 @@ from typing import Final
 from ecsemu.lb.health import CheckResult, judge_status, parse_matcher
 from ecsemu.lb.http1 import NEED_DATA, HttpError, ResponseHead, ResponseParser
 from ecsemu.lb.model import HealthCheckSpec, TargetKey, TargetSpec
+
+log = logging.getLogger("ecsemu.lb")
 
 USER_AGENT: Final = b"ELB-HealthChecker/2.0"
 READ_SIZE: Final = 16 * 1024
@@ -103,7 +106,10 @@ class HealthChecker:
         while True:
             started = self.loop.time()
             result = await probe(target, spec)
-            self.on_result(key, result)
+            try:
+                self.on_result(key, result)
+            except Exception:
+                log.exception("recording the health of %s failed", key)
             await asyncio.sleep(max(0.0, started + spec.interval_s - self.loop.time()))
 
     async def stop(self) -> None:

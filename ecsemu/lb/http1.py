@@ -82,6 +82,8 @@ class RequestHead:
     keep_alive: bool
     framing: Framing
     content_length: int = 0
+    connection: tuple[bytes, ...] = ()
+    """The ``Connection`` header's tokens, lower-case."""
 
     def get(self, name: bytes) -> bytes | None:
         return header_value(self.headers, name)
@@ -96,6 +98,7 @@ class ResponseHead:
     keep_alive: bool
     framing: Framing
     content_length: int = 0
+    connection: tuple[bytes, ...] = ()
 
     def get(self, name: bytes) -> bytes | None:
         return header_value(self.headers, name)
@@ -122,32 +125,39 @@ def header_value(headers: list[Header], name: bytes) -> bytes | None:
     return None
 
 
-def connection_tokens(headers: list[Header]) -> set[bytes]:
-    tokens: set[bytes] = set()
-    for key, value in headers:
-        if key.lower() == b"connection":
-            tokens.update(token.strip().lower() for token in value.split(b","))
-    return tokens
-
-
 # --------------------------------------------------------------------------- head parsing
 
 
-def _parse_fields(lines: list[bytes]) -> list[Header]:
+_FRAMING_NAME_LENGTHS: Final = frozenset({10, 14, 17})
+
+
+def _parse_fields(lines: list[bytes]) -> tuple[list[Header], list[bytes], list[bytes], tuple[bytes, ...]]:
+    """Header fields, plus in the same pass the values of Content-Length, the transfer codings
+    (lower-case) and the Connection tokens (lower-case)."""
     headers: list[Header] = []
+    lengths: list[bytes] = []
+    codings: list[bytes] = []
+    connection: list[bytes] = []
     for line in lines:
         name, colon, value = line.partition(b":")
         if not colon or not name or name[0] in b" \t" or name[-1] in b" \t":
             raise HttpError(400, f"malformed header line {line[:80]!r}")
-        headers.append((name, value.strip(b" \t")))
-    return headers
+        value = value.strip(b" \t")
+        headers.append((name, value))
+        if len(name) in _FRAMING_NAME_LENGTHS:
+            lower = name.lower()
+            if lower == b"content-length":
+                lengths.append(value)
+            elif lower == b"transfer-encoding":
+                codings.extend(c.strip().lower() for c in value.split(b",") if c.strip())
+            elif lower == b"connection":
+                connection.extend(t.strip().lower() for t in value.split(b","))
+    return headers, lengths, codings, tuple(connection)
 
 
-def _content_length(headers: list[Header]) -> int | None:
+def _content_length(values: list[bytes]) -> int | None:
     found: int | None = None
-    for key, value in headers:
-        if key.lower() != b"content-length":
-            continue
+    for value in values:
         for item in value.split(b","):
             text = item.strip()
             if not text.isdigit():
@@ -159,16 +169,9 @@ def _content_length(headers: list[Header]) -> int | None:
     return found
 
 
-def _transfer_codings(headers: list[Header]) -> list[bytes]:
-    codings: list[bytes] = []
-    for key, value in headers:
-        if key.lower() == b"transfer-encoding":
-            codings.extend(c.strip().lower() for c in value.split(b",") if c.strip())
-    return codings
-
-
-def _keep_alive(http11: bool, headers: list[Header]) -> bool:
-    tokens = connection_tokens(headers)
+def _keep_alive(http11: bool, tokens: tuple[bytes, ...]) -> bool:
+    if not tokens:
+        return http11
     if http11:
         return b"close" not in tokens
     return b"keep-alive" in tokens and b"close" not in tokens
@@ -192,9 +195,8 @@ def parse_request_head(head: bytes) -> RequestHead:
         raise HttpError(400, f"malformed request line {lines[0][:80]!r}")
     method, target, version = parts
     http11 = _version(version)
-    headers = _parse_fields(lines[1:])
-    codings = _transfer_codings(headers)
-    length = _content_length(headers)
+    headers, lengths, codings, connection = _parse_fields(lines[1:])
+    length = _content_length(lengths) if lengths else None
     if codings:
         if length is not None:
             raise HttpError(400, "both Transfer-Encoding and Content-Length")
@@ -205,7 +207,7 @@ def parse_request_head(head: bytes) -> RequestHead:
         framing = Framing.LENGTH
     else:
         framing, length = Framing.NONE, 0
-    return RequestHead(method, target, http11, headers, _keep_alive(http11, headers), framing, length)
+    return RequestHead(method, target, http11, headers, _keep_alive(http11, connection), framing, length, connection)
 
 
 def parse_response_head(head: bytes, request_method: bytes) -> ResponseHead:
@@ -216,20 +218,19 @@ def parse_response_head(head: bytes, request_method: bytes) -> ResponseHead:
         raise HttpError(502, f"malformed status line {lines[0][:80]!r}")
     status = int(status_text)
     http11 = _version(version)
-    headers = _parse_fields(lines[1:])
-    keep_alive = _keep_alive(http11, headers)
+    headers, lengths, codings, connection = _parse_fields(lines[1:])
+    keep_alive = _keep_alive(http11, connection)
     if request_method == b"HEAD" or status < 200 or status in (204, 304):
-        return ResponseHead(status, reason, http11, headers, keep_alive, Framing.NONE)
-    codings = _transfer_codings(headers)
+        return ResponseHead(status, reason, http11, headers, keep_alive, Framing.NONE, 0, connection)
     if codings:
         if codings[-1] == b"chunked":
-            return ResponseHead(status, reason, http11, headers, keep_alive, Framing.CHUNKED)
-        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE)
-    length = _content_length(headers)
+            return ResponseHead(status, reason, http11, headers, keep_alive, Framing.CHUNKED, 0, connection)
+        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE, 0, connection)
+    length = _content_length(lengths) if lengths else None
     if length is None:
-        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE)
+        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE, 0, connection)
     framing = Framing.LENGTH if length else Framing.NONE
-    return ResponseHead(status, reason, http11, headers, keep_alive, framing, length)
+    return ResponseHead(status, reason, http11, headers, keep_alive, framing, length, connection)
 
 
 # --------------------------------------------------------------------------- the parser
@@ -381,7 +382,7 @@ class _MessageParser:
                 if self._eof:
                     raise HttpError(400, "connection closed inside trailers")
                 return NEED_DATA
-            trailers = _parse_fields(bytes(buf[:end]).split(b"\r\n"))
+            trailers = _parse_fields(bytes(buf[:end]).split(b"\r\n"))[0]
             del buf[: end + 4]
             self._state = _State.DONE
             return EndOfMessage(trailers)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from ecsemu.lb.http1 import ResponseParser
 
@@ -61,8 +61,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but quack the same.
+        self.transport = cast(asyncio.Transport, transport)
         self.pool.opened(self)
 
     def data_received(self, data: bytes) -> None:

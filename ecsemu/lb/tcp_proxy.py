@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Final
+from typing import Final, cast
 
 from ecsemu.lb.model import TargetKey
 from ecsemu.lb.runtime import EngineState, ListenerRuntime
@@ -35,9 +35,9 @@ class _Side(asyncio.Protocol):
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        # uvloop's transports are not asyncio.Transport subclasses, but quack the same.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
 
     def data_received(self, data: bytes) -> None:
         self.relay.last_activity = self.relay.loop.time()

@@ -82,6 +82,7 @@ class _Job:
     failure: str | None = None
     failed_container: str | None = None
     errors: int = 0
+    polls: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class DockerRuntime:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         keep_stopped: bool = False,
+        namespace: str = "",
     ) -> None:
         self._client = client if client is not None else docker.from_env()
         self._api = self._client.api
@@ -114,6 +116,8 @@ class DockerRuntime:
         self.region = region
         self.account_id = account_id
         self.keep_stopped = keep_stopped
+        self.namespace = namespace
+        self._filter = [spec.MANAGED_FILTER, *([f"{spec.NAMESPACE}={namespace}"] if namespace else [])]
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._halted: set[str] = set()
@@ -153,12 +157,12 @@ class DockerRuntime:
         self._in_background(task_arn, "remove", lambda: self._remove_task(task_arn))
 
     def observe(self) -> dict[str, ObservedTask]:
-        summaries = self._api.containers(all=True, filters={"label": spec.MANAGED_FILTER})
+        summaries = self._api.containers(all=True, filters={"label": self._filter})
         grouped: dict[str, list[Record]] = {}
         for summary in summaries:
-            arn = (summary.get("Labels") or {}).get(spec.TASK_ARN)
-            if arn:
-                grouped.setdefault(arn, []).append(summary)
+            labels = summary.get("Labels") or {}
+            if spec.owned(labels, self.namespace) and labels.get(spec.TASK_ARN):
+                grouped.setdefault(labels[spec.TASK_ARN], []).append(summary)
         with self._lock:
             jobs, halted, hidden = dict(self._jobs), set(self._halted), set(self._hidden)
             for gone in self._details.keys() - {s["Id"] for s in summaries}:
@@ -249,17 +253,22 @@ class DockerRuntime:
             pulling = job.images.ready(missing)
             if pulling is not None:
                 return pulling + 0.01  # or at once, when a pull ends
-            sandboxes.create_task_volumes(self._api, launch)
+            sandboxes.create_task_volumes(self._api, launch, self.namespace)
         if launch.network_mode != "host":
             self._ensure_sandbox(launch, existing.get(spec.SANDBOX_CONTAINER_NAME))
         for name in missing:
             existing[name] = self._create(job, name)
-        return DEPENDENCY_POLL_S if self._start_ready(job, existing) else None
+        if not self._start_ready(job, existing):
+            return None
+        job.polls += 1  # look less often the longer a dependency takes (events still wake it)
+        return min(2.0, DEPENDENCY_POLL_S * (1 + job.polls // 20))
 
     def _task_containers(self, task_arn: str) -> dict[str, Record]:
-        filters = {"label": [spec.MANAGED_FILTER, f"{spec.TASK_ARN}={task_arn}"]}
+        filters = {"label": [*self._filter, f"{spec.TASK_ARN}={task_arn}"]}
         summaries = self._api.containers(all=True, filters=filters)
-        return {s["Labels"][spec.CONTAINER_NAME]: s for s in summaries if spec.CONTAINER_NAME in s["Labels"]}
+        return {
+            s["Labels"][spec.CONTAINER_NAME]: s for s in summaries if spec.owned(s["Labels"], self.namespace) and spec.CONTAINER_NAME in s["Labels"]
+        }
 
     def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
         from_files: dict[str, str] = {}
@@ -287,7 +296,7 @@ class DockerRuntime:
                     labels = {spec.MANAGED: "true", spec.ROLE: "sandbox-image"}
                     self._sandbox_image = sandboxes.ensure_sandbox_image(self._api, labels)
                 sandbox_spec = sandboxes.sandbox_spec(launch, image=self._sandbox_image, network=network)
-                sandbox_id = self._create_container(launch.task_arn, sandbox_spec, None)
+                sandbox_id = self._create_container(launch.task_arn, spec.in_namespace(sandbox_spec, self.namespace), None)
             else:
                 sandbox_id = sandbox["Id"]
             with self._unless_halted(launch.task_arn):
@@ -302,7 +311,7 @@ class DockerRuntime:
         container_spec = spec.container_spec(
             job.launch, job.by_name[name], image=job.images.local[name], env=job.env[name], rank=ranks[name], host_cpus=self._cpus()
         )
-        container_id = self._create_container(job.launch.task_arn, container_spec, name)
+        container_id = self._create_container(job.launch.task_arn, spec.in_namespace(container_spec, self.namespace), name)
         return {"Id": container_id, "State": "created", "Status": "Created", "Labels": container_spec.config["labels"]}
 
     def _create_container(self, task_arn: str, container_spec: spec.ContainerSpec, culprit: str | None) -> str:
@@ -316,7 +325,7 @@ class DockerRuntime:
             # 409: the name is taken; adopt it when it is this task's (a launch before a restart).
             found = self._api.inspect_container(container_spec.name)
             labels = found["Config"].get("Labels") or {}
-            if labels.get(spec.MANAGED) != "true" or labels.get(spec.TASK_ARN) != task_arn:
+            if not spec.owned(labels, self.namespace) or labels.get(spec.TASK_ARN) != task_arn:
                 raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
             return str(found["Id"])
 
@@ -461,7 +470,7 @@ class DockerRuntime:
             for container in sorted(containers, key=lambda c: c["Labels"].get(spec.ROLE) == "sandbox"):
                 with contextlib.suppress(docker.errors.NotFound):
                     self._api.remove_container(container["Id"], force=True, v=True)
-            sandboxes.remove_task_volumes(self._api, task_arn)
+            sandboxes.remove_task_volumes(self._api, task_arn, self.namespace)
         with self._lock:
             job = self._jobs.pop(task_arn, None)
             self._task_locks.pop(task_arn, None)
@@ -536,10 +545,13 @@ class DockerRuntime:
         except docker.errors.NotFound:
             return None
         status = str(state.get("Status", ""))
+        started, finished = spec.docker_time(state.get("StartedAt")), spec.docker_time(state.get("FinishedAt"))
+        if started is not None and finished is not None:
+            finished = max(started, finished)  # a process that exits at once can "finish" first
         details = _Details(
             state=status,
-            started_at=spec.docker_time(state.get("StartedAt")),
-            finished_at=spec.docker_time(state.get("FinishedAt")),
+            started_at=started,
+            finished_at=finished,
             exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
             oom_killed=bool(state.get("OOMKilled")),
         )
@@ -569,7 +581,7 @@ class DockerRuntime:
     def _follow_events(self) -> None:
         """Follow Docker's events for managed containers; reconnect when the stream drops."""
         backoff, since, connected_before = 0.2, None, False
-        filters = {"type": "container", "label": [spec.MANAGED_FILTER], "event": EVENTS}
+        filters = {"type": "container", "label": self._filter, "event": EVENTS}
         while not self._closed.is_set():
             try:
                 stream = self._api.events(decode=True, filters=filters, since=since)
@@ -599,6 +611,8 @@ class DockerRuntime:
         elif action == "destroy":
             with self._lock:
                 self._details.pop(container_id, None)
+        if not spec.owned(actor.get("Attributes") or {}, self.namespace):
+            return
         arn = (actor.get("Attributes") or {}).get(spec.TASK_ARN)
         with self._lock:
             job = self._jobs.get(arn) if arn and action != "create" else None

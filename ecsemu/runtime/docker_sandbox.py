@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
+import docker.errors
+
 from ecsemu.runtime.base import TaskLaunch
 from ecsemu.runtime.docker_spec import (
     CLUSTER,
@@ -43,6 +45,7 @@ from ecsemu.runtime.docker_spec import (
     MANAGED,
     MANAGED_FILTER,
     MIB,
+    NAMESPACE,
     NETWORK_MODE,
     ROLE,
     SANDBOX_CONTAINER_NAME,
@@ -52,6 +55,7 @@ from ecsemu.runtime.docker_spec import (
     daemon_message,
     drop_none,
     local_image_candidates,
+    owned,
     port_key,
     port_mappings,
     sandbox_docker_name,
@@ -156,8 +160,6 @@ _build_lock = threading.Lock()
 
 def ensure_sandbox_image(api: Any, labels: dict[str, str]) -> str:
     """Build the sandbox image on this engine unless it is there; returns its reference."""
-    import docker.errors  # noqa: PLC0415 (keep this module importable without the SDK)
-
     with _build_lock:
         try:
             api.inspect_image(SANDBOX_IMAGE)
@@ -313,8 +315,6 @@ class Networks:
                 self._users[name] -= 1
 
     def remove_if_unused(self, cluster: str) -> None:
-        import docker.errors  # noqa: PLC0415
-
         name = network_name(cluster)
         with self._lock:
             if self._users.get(name) or self._api.containers(all=True, filters={"label": [MANAGED_FILTER, f"{CLUSTER}={cluster}"]}):
@@ -325,17 +325,20 @@ class Networks:
                         self._api.remove_network(network["Id"])
 
 
-def create_task_volumes(api: Any, launch: TaskLaunch) -> None:
+def create_task_volumes(api: Any, launch: TaskLaunch, namespace: str) -> None:
     """Creating a volume that exists is a no-op for Docker, so this is idempotent."""
     for volume in launch.volumes:
         args = volume_create_args(launch, volume)
         if args is not None:
+            if namespace and TASK_ARN in args["labels"]:
+                args["labels"][NAMESPACE] = namespace
             api.create_volume(**args)
 
 
-def remove_task_volumes(api: Any, task_arn: str) -> None:
+def remove_task_volumes(api: Any, task_arn: str, namespace: str) -> None:
     for volume in api.volumes(filters={"label": [MANAGED_FILTER, f"{TASK_ARN}={task_arn}"]}).get("Volumes") or []:
-        api.remove_volume(volume["Name"], force=True)
+        if owned(volume.get("Labels"), namespace):
+            api.remove_volume(volume["Name"], force=True)
 
 
 # --- images --------------------------------------------------------------------------------
@@ -351,8 +354,6 @@ class Images:
         self._pulls: dict[str, Future[str]] = {}
 
     def local(self, image: str) -> str | None:
-        import docker.errors  # noqa: PLC0415
-
         for candidate in local_image_candidates(image):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 self._api.inspect_image(candidate)
@@ -369,8 +370,6 @@ class Images:
         return pull
 
     def _pull_into(self, image: str, pull: Future[str]) -> None:
-        import docker.errors  # noqa: PLC0415
-
         repository, tag = split_image(image)
         try:
             for chunk in self._api.pull(repository, tag=tag, stream=True, decode=True):

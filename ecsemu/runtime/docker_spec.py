@@ -1,16 +1,17 @@
-"""Pure translation between ECS's words and Docker's: no I/O, no engine, testable alone.
+"""Pure translation between ECS's words and Docker's, both ways: no I/O, no engine.
 
 Vocabulary:
 - A *container spec* (``ContainerSpec``) is what ``APIClient.create_container`` needs for one
   container: a Docker name, the create ``config`` keywords and the ``host_config`` keywords
-  (given to ``APIClient.create_host_config``).
-- The *sandbox* is the task's pause container (ECS's container name ``~internal~ecs~pause``):
-  it owns the task's network namespace, publishes every port mapping on 127.0.0.1, and carries
-  the hostname, extra hosts and DNS settings (Docker refuses those on a container that joins
-  another's namespace). The task's containers join it with ``network_mode=container:<name>``.
+  (given to ``APIClient.create_host_config``). The sandbox's is in ``docker_sandbox``.
 - A *rank* orders a task's containers: 0 when a container depends on nothing, else one more
   than the highest rank it depends on (``dependsOn``, ``links``, ``volumesFrom``). Containers
   are created and started by ascending rank and stopped by descending rank.
+- A *namespace* partitions one engine between runtimes (``owned``): a runtime sees only
+  managed objects whose ``ecsemu.namespace`` label equals its own ("" = no label).
+- A *launch failure* (``LaunchFailure``) is final and worded as ECS words container reasons:
+  ``CannotPullContainerError: ...``, ``CannotCreateContainerError: ...``,
+  ``CannotStartContainerError: ...``, ``ResourceInitializationError: ...``.
 
 Invariants:
 - Names derive from the task id only, so a second launch (after a restart, too) finds the
@@ -20,6 +21,8 @@ Invariants:
   definition's ``dockerLabels`` never override them.
 - Options that would hand a task the host are refused (``refusal``) unless the runtime was
   built with ``allow_host_access``.
+- An ``environmentFiles`` value that is an absolute path is read from the local disk (an
+  ecsemu extension); any other value is an S3 object, which cannot be fetched offline.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ RANK = "ecsemu.rank"
 STOP_TIMEOUT = "ecsemu.stop-timeout"
 ESSENTIAL = "ecsemu.essential"
 NETWORK_MODE = "ecsemu.network-mode"
+NAMESPACE = "ecsemu.namespace"  # set only by a runtime given a namespace: see ``owned``
 ECS_TASK_ARN = "com.amazonaws.ecs.task-arn"
 ECS_CONTAINER_NAME = "com.amazonaws.ecs.container-name"
 ECS_CLUSTER = "com.amazonaws.ecs.cluster"
@@ -112,6 +116,24 @@ def volume_docker_name(task_id: str, volume: str) -> str:
 
 def shared_volume_docker_name(volume: str) -> str:
     return f"ecsemu-shared-{volume}"
+
+
+def owned(labels: Mapping[str, str] | None, namespace: str) -> bool:
+    """Whether a runtime of ``namespace`` ("" when none) owns an object with these labels.
+
+    Runtimes of different namespaces share an engine without seeing each other's tasks
+    (a test suite beside a running emulator, or two emulators).
+    """
+    if not labels:
+        return False
+    return labels.get(MANAGED) == "true" and labels.get(NAMESPACE, "") == namespace
+
+
+def in_namespace(container_spec: ContainerSpec, namespace: str) -> ContainerSpec:
+    if not namespace:
+        return container_spec
+    labels = {**container_spec.config["labels"], NAMESPACE: namespace}
+    return ContainerSpec(container_spec.name, {**container_spec.config, "labels": labels}, container_spec.host_config)
 
 
 def task_labels(launch: TaskLaunch, container_name: str, role: str) -> dict[str, str]:

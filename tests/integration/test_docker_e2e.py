@@ -93,7 +93,12 @@ def test_unhealthy_task_is_replaced(docker_ecs: Any) -> None:
     ecs.create_service(cluster="health", serviceName="web", taskDefinition="healthy", desiredCount=1)
     ecs.get_waiter("services_stable").wait(cluster="health", services=["web"], WaiterConfig=WAIT)
     task = _running_tasks(ecs, "health", "web")[0]
-    assert task["healthStatus"] == "HEALTHY"
+
+    def healthy() -> bool:
+        described = ecs.describe_tasks(cluster="health", tasks=[task["taskArn"]])["tasks"][0]
+        return bool(described["healthStatus"] == "HEALTHY")
+
+    wait_until(healthy, timeout=30, what="the first health check to pass")
     assert requests.get(_url(task, "/health/fail"), timeout=5).ok
 
     def replaced() -> bool:

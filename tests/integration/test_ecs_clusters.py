@@ -268,6 +268,7 @@ def test_delete_is_refused_while_a_service_is_active_or_draining(ecs: Any, emula
     ecs.create_cluster(clusterName="prod")
     ecs.register_task_definition(**WEB)
     ecs.create_service(cluster="prod", serviceName="web", taskDefinition="web", desiredCount=1)
+    wait_until(lambda: counts(ecs, "prod") == (1, 0, 1), what="the service's task to run")  # the scheduler is done
     with refused(emulator, "ClusterContainsServicesException"):
         ecs.delete_cluster(cluster="prod")
     assert describe(ecs, "prod")["status"] == "ACTIVE"

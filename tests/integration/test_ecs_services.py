@@ -14,8 +14,10 @@ from botocore.exceptions import ClientError, WaiterError
 from conftest import wait_until
 
 from ecsemu.app import Emulator
+from ecsemu.context import Scope
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
+SCOPE = Scope(ACCOUNT, REGION)
 WAIT = {"Delay": 1, "MaxAttempts": 30}
 DEPLOYMENT_ID = re.compile(r"ecs-svc/\d{19}")
 APP = {"name": "app", "image": "nginx:latest", "memory": 128}
@@ -174,7 +176,13 @@ def test_duplicate_service_name_is_not_idempotent(prod: Any, emulator: Emulator)
 
 
 def test_create_service_retried_with_its_client_token_is_idempotent(prod: Any, emulator: Emulator) -> None:
-    params = {"cluster": "prod", "serviceName": "web", "taskDefinition": "web", "desiredCount": 0, "clientToken": "abc-1"}
+    params = {
+        "cluster": "prod",
+        "serviceName": "web",
+        "taskDefinition": "web",
+        "desiredCount": 0,
+        "clientToken": "abc-1",
+    }
     first = prod.create_service(**params)["service"]
     again = prod.create_service(**params)["service"]
     assert again["deployments"][0]["id"] == first["deployments"][0]["id"]
@@ -462,12 +470,18 @@ def test_deleted_service_drains_then_goes_inactive(prod: Any, emulator: Emulator
 
 
 def test_update_while_draining_is_refused(prod: Any, emulator: Emulator) -> None:
-    prod.create_service(cluster="prod", serviceName="web", taskDefinition="web", desiredCount=0)
-    prod.delete_service(cluster="prod", service="web")
-    if describe(prod, "web")["status"] == "DRAINING":
-        with pytest.raises(ClientError) as caught:
-            prod.update_service(cluster="prod", service="web", desiredCount=1)
-        assert caught.value.response["Error"]["Code"] == "ServiceNotActiveException"
+    prod.create_service(cluster="prod", serviceName="web", taskDefinition="web", desiredCount=2)
+    steady(prod, "web", 2)
+    assert prod.delete_service(cluster="prod", service="web", force=True)["service"]["status"] == "DRAINING"
+    # DRAINING while its tasks stop (or INACTIVE already): either way no longer ACTIVE. (The
+    # scheduler is stopping tasks meanwhile, so only the service's own spec is compared.)
+    before = emulator.store.get(SCOPE, "service", "prod/web")
+    with pytest.raises(ClientError) as caught:
+        prod.update_service(cluster="prod", service="web", desiredCount=1)
+    assert caught.value.response["Error"]["Code"] == "ServiceNotActiveException"
+    after = emulator.store.get(SCOPE, "service", "prod/web")
+    assert before is not None and after is not None and before["spec"] == after["spec"]
+    assert describe(prod, "web")["status"] in ("DRAINING", "INACTIVE")
     wait_until(lambda: describe(prod, "web")["status"] == "INACTIVE", what="the service to go INACTIVE")
 
 

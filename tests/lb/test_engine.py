@@ -6,13 +6,17 @@ import contextlib
 import http.client
 import os
 import re
+import shutil
 import socket
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -469,6 +473,28 @@ def test_chunked_bodies_and_streamed_responses_pass_through(
     assert streamed.body == b"chunk-" + b"a" * 5
     until_close = request(port, "/close")
     assert until_close.body == b"until-close-a" and until_close.headers["transfer-encoding"] == "chunked"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_https_target_group_speaks_tls_to_its_targets(engine: LoadBalancerEngine, tmp_path: Path) -> None:
+    cert, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key_file), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key_file)
+    secure = Backend("secure", tls=context)
+    try:
+        tg = replace(group("tg", secure, health=FAST_CHECKS), protocol="HTTPS",
+                     health=replace(FAST_CHECKS, protocol="HTTPS"))
+        port = serve(engine, tg)
+        wait_until(lambda: state_of(engine, "tg", secure) == TargetHealth("healthy"), what="HTTPS checks pass")
+        reply = request(port, "/over-tls")
+        assert (reply.status, reply.backend) == (200, "secure")
+    finally:
+        secure.stop()
 
 
 # --------------------------------------------------------------------------- TCP

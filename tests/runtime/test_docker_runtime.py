@@ -28,6 +28,9 @@ from ecsemu.runtime.docker import DockerRuntime, docker_available
 pytestmark = pytest.mark.docker
 
 WEB = "ecsemu-test/web:latest"
+# Our own namespace: an emulator on the same engine (another test session, the docker e2e
+# suite) neither sees these tasks as orphans nor shows us its own.
+NAMESPACE = f"runtime-tests-{uuid.uuid4().hex[:8]}"
 HEALTH = ["CMD-SHELL", "wget -q -O- http://127.0.0.1:8080/health || exit 1"]
 
 
@@ -79,7 +82,7 @@ def tasks(engine: Any) -> Iterator[Tasks]:
 
 @pytest.fixture
 def runtime(engine: Any, tasks: Tasks) -> Iterator[DockerRuntime]:
-    instance = DockerRuntime(engine, pull_timeout_s=20)
+    instance = DockerRuntime(engine, pull_timeout_s=20, namespace=NAMESPACE)
     yield instance
     instance.close()
 
@@ -230,7 +233,7 @@ class HangingPulls:
 
 def test_a_hanging_pull_fails_at_the_pull_timeout(tasks: Tasks, engine: Any) -> None:
     hanging = HangingPulls(engine)
-    runtime = DockerRuntime(hanging, pull_timeout_s=1)
+    runtime = DockerRuntime(hanging, pull_timeout_s=1, namespace=NAMESPACE)
     try:
         task = tasks.new(web(image="registry.invalid/never:1"))
         began = time.monotonic()
@@ -382,7 +385,7 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
         job("gate", "sleep 2"),
         job("late", "sleep 600", dependsOn=[{"containerName": "gate", "condition": "COMPLETE"}]),
     )
-    first = DockerRuntime(engine)
+    first = DockerRuntime(engine, namespace=NAMESPACE)
     first.launch(task)
     wait_state(first, task.task_arn, "web", "running")
     wait_state(first, task.task_arn, "gate", "running")
@@ -390,7 +393,7 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
     first.close()  # the emulator "restarts" while late waits for gate
     before = {c["Id"]: started_at(engine, c["Id"]) for c in tasks.docker_containers(task.task_arn)}
 
-    second = DockerRuntime(engine)
+    second = DockerRuntime(engine, namespace=NAMESPACE)
     try:
         adopted = observed(second, task.task_arn)
         assert adopted is not None and adopted.failure is None
@@ -406,7 +409,7 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
     finally:
         second.close()
 
-    third = DockerRuntime(engine)  # a repeated launch of a fully started task changes nothing
+    third = DockerRuntime(engine, namespace=NAMESPACE)  # a repeated launch of a fully started task changes nothing
     try:
         third.launch(task)
         wait_until(lambda: (t := observed(third, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values()))
@@ -416,7 +419,7 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
 
 
 def test_keep_stopped_leaves_containers_but_forgets_the_task(tasks: Tasks, engine: Any) -> None:
-    runtime = DockerRuntime(engine, keep_stopped=True)
+    runtime = DockerRuntime(engine, keep_stopped=True, namespace=NAMESPACE)
     try:
         task = tasks.new(job("main", "exit 0", essential=True))
         runtime.launch(task)
@@ -428,6 +431,20 @@ def test_keep_stopped_leaves_containers_but_forgets_the_task(tasks: Tasks, engin
         assert all(c["State"] == "exited" for c in kept)
     finally:
         runtime.close()
+
+
+def test_runtimes_of_other_namespaces_do_not_see_each_others_tasks(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+    task = tasks.new(web())
+    runtime.launch(task)
+    wait_state(runtime, task.task_arn, "web", "running")
+    stranger = DockerRuntime(engine)  # e.g. an emulator's runtime, which removes what it does not know
+    try:
+        assert task.task_arn not in stranger.observe()
+        stranger.remove(task.task_arn)
+        time.sleep(0.3)
+        assert container(runtime, task.task_arn, "web") is not None
+    finally:
+        stranger.close()
 
 
 def test_remove_leaves_nothing_behind(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:

@@ -67,6 +67,17 @@ def test_every_container_carries_ecs_and_ecsemu_labels_that_docker_labels_cannot
     assert labels[spec.ECS_REVISION] == "7"
 
 
+def test_namespaces_partition_one_engine() -> None:
+    built = spec.in_namespace(build(launch(web())), "tests")
+    labels = built.config["labels"]
+    assert labels[spec.NAMESPACE] == "tests"
+    assert spec.owned(labels, "tests") and not spec.owned(labels, "") and not spec.owned(labels, "other")
+    plain = build(launch(web())).config["labels"]
+    assert spec.owned(plain, "") and not spec.owned(plain, "tests")
+    assert not spec.owned({"team": "a"}, "") and not spec.owned(None, "")
+    assert spec.in_namespace(build(launch(web())), "").config["labels"] == plain
+
+
 # --- container specs ---------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
-from ecsemu.services.ecs import arns, task_definitions
+from ecsemu.services.ecs import arns, task_definitions, task_sets
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import (
     InvalidParameterException,
@@ -36,7 +36,7 @@ def service_role(call: Call) -> str:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def render(service: Record, *, include_tags: bool = False) -> dict[str, Any]:
+def render(call: Call, service: Record, *, include_tags: bool = False) -> dict[str, Any]:
     spec, status = service["spec"], service["status"]
     deployments = _render_deployments(service)
     rendered: dict[str, Any] = {
@@ -71,7 +71,7 @@ def render(service: Record, *, include_tags: bool = False) -> dict[str, Any]:
         if spec.get(member) is not None:
             rendered[member] = spec[member]
     if spec["deploymentController"]["type"] == "EXTERNAL":
-        rendered["taskSets"] = status.get("taskSets", [])
+        rendered["taskSets"] = task_sets.for_service(call, service)
     if include_tags:
         rendered["tags"] = spec.get("tags", [])
     return rendered
@@ -225,7 +225,7 @@ def create_service(call: Call, params: Params) -> Result:
             # Idempotent only for a retry: the same client token with the same request.
             token = params.get("clientToken")
             if token and existing["spec"].get("clientToken") == token and existing["spec"].get("requestDigest") == digest:
-                return {"service": render(existing)}
+                return {"service": render(call, existing)}
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition: Record | None = None
         if controller["type"] == "EXTERNAL":
@@ -272,7 +272,7 @@ def create_service(call: Call, params: Params) -> Result:
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
         record: Record = {"spec": spec, "status": {}}
         call.store.put(call.scope, KIND, f"{cluster_name}/{name}", record)
-    return {"service": render(record)}
+    return {"service": render(call, record)}
 
 
 @operation("DescribeServices")
@@ -292,7 +292,7 @@ def describe_services(call: Call, params: Params) -> Result:
             as_arn = reference if arns.is_arn(reference) else call.arn("service", f"{cluster['clusterName']}/{reference}")
             failures.append({"arn": as_arn, "reason": "MISSING"})
         else:
-            found.append(render(service, include_tags=include_tags))
+            found.append(render(call, service, include_tags=include_tags))
     return {"services": found, "failures": failures}
 
 
@@ -364,7 +364,7 @@ def update_service(call: Call, params: Params) -> Result:
         if new_deployment and spec["deploymentController"]["type"] == "ECS":
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
         call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
-    return {"service": render(service)}
+    return {"service": render(call, service)}
 
 
 @operation("DeleteService")
@@ -383,4 +383,4 @@ def delete_service(call: Call, params: Params) -> Result:
         spec["status"] = "DRAINING"
         spec["deletedAt"] = call.now
         call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
-    return {"service": render(service)}
+    return {"service": render(call, service)}
