@@ -47,7 +47,7 @@ def effective_containers(definition: Record, overrides: Record) -> list[Record]:
             if member in override:
                 merged[member] = override[member]
         if override.get("environment"):
-            env = {e["name"]: e.get("value", "") for e in container.get("environment", [])}
+            env = {e.get("name", ""): e.get("value", "") for e in container.get("environment", [])}
             env.update({e["name"]: e.get("value", "") for e in override["environment"]})
             merged["environment"] = [{"name": k, "value": v} for k, v in env.items()]
         if override.get("environmentFiles"):

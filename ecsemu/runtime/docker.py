@@ -68,6 +68,11 @@ class _Halted(Exception):
     """The task was asked to stop while its launch was in flight."""
 
 
+class _Relist(Exception):
+    """A create met this task's container under its name (another launch got there first):
+    the step's listing is stale, so look again at once rather than act on it."""
+
+
 @dataclass
 class _Job:
     launch: TaskLaunch
@@ -215,6 +220,8 @@ class DockerRuntime:
                 delay = self._advance(job)
         except _Halted:
             pass
+        except _Relist:
+            delay = 0.0
         except spec.LaunchFailure as failure:
             job.failure, job.failed_container = failure.reason, failure.container
         except Exception as error:
@@ -322,12 +329,11 @@ class DockerRuntime:
             except docker.errors.APIError as error:
                 if error.status_code != 409:
                     raise spec.LaunchFailure(f"CannotCreateContainerError: {spec.daemon_message(error)}", culprit) from None
-            # 409: the name is taken; adopt it when it is this task's (a launch before a restart).
-            found = self._api.inspect_container(container_spec.name)
-            labels = found["Config"].get("Labels") or {}
-            if not spec.owned(labels, self.namespace) or labels.get(spec.TASK_ARN) != task_arn:
-                raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
-            return str(found["Id"])
+            # 409: the name is taken. This task's own container is adopted by listing again.
+            labels = self._api.inspect_container(container_spec.name)["Config"].get("Labels") or {}
+            if spec.owned(labels, self.namespace) and labels.get(spec.TASK_ARN) == task_arn:
+                raise _Relist
+            raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
 
     def _start_ready(self, job: _Job, existing: dict[str, Record]) -> bool:
         """Start every created container whose dependencies hold; True while some wait."""

@@ -494,11 +494,6 @@ def test_environment_overrides_need_names(prod: Any, emulator: Emulator) -> None
         prod.run_task(cluster="prod", taskDefinition="web", overrides=overrides)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ecsemu/model/task.py effective_containers indexes e['name'] of the definition's environment; "
-    "a registered variable without a name makes RunTask with an environment override answer 500",
-)
 def test_environment_override_on_a_definition_with_a_nameless_variable(prod: Any, endpoint: str) -> None:
     prod.register_task_definition(
         family="odd",

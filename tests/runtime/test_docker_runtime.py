@@ -447,6 +447,101 @@ def test_runtimes_of_other_namespaces_do_not_see_each_others_tasks(runtime: Dock
         stranger.close()
 
 
+class StaleFirstListing:
+    """The real engine, except that the first listing of a task's containers comes back empty,
+    as when two launches of one task race: the second one's creates meet the first one's names."""
+
+    def __init__(self, engine: Any) -> None:
+        self.api, self._real, self.stale = self, engine.api, 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def containers(self, *args: Any, **kwargs: Any) -> Any:
+        labels = (kwargs.get("filters") or {}).get("label") or []
+        if self.stale and any(label.startswith(spec.TASK_ARN) for label in labels):
+            self.stale -= 1
+            return []
+        return self._real.containers(*args, **kwargs)
+
+
+def test_a_name_conflict_with_the_same_task_adopts_and_restarts_nothing(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+    task = tasks.new(web(), job("once", "exit 0"))
+    runtime.launch(task)
+    wait_state(runtime, task.task_arn, "web", "running")
+    wait_state(runtime, task.task_arn, "once", "exited")
+    before = {c["Id"]: started_at(engine, c["Id"]) for c in tasks.docker_containers(task.task_arn)}
+    racing = DockerRuntime(StaleFirstListing(engine), namespace=NAMESPACE)
+    try:
+        racing.launch(task)
+        wait_until(lambda: (t := observed(racing, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values()))
+        seen = observed(racing, task.task_arn)
+        assert seen is not None and seen.failure is None
+        assert {n: c.state for n, c in seen.containers.items()} == {"web": "running", "once": "exited"}
+        assert {c["Id"]: started_at(engine, c["Id"]) for c in tasks.docker_containers(task.task_arn)} == before
+    finally:
+        racing.close()
+
+
+def test_a_name_taken_by_another_task_fails_the_launch(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+    task = tasks.new(web())
+    squatter = tasks.new(web())  # registered, so the clean-up removes the squatting container too
+    engine.api.create_container(WEB, name=spec.container_docker_name(task.task_id, "web"), labels={spec.TASK_ARN: squatter.task_arn})
+    runtime.launch(task)
+    failed: ObservedTask = wait_until(lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t)
+    assert failed.failure == f"CannotCreateContainerError: the name {spec.container_docker_name(task.task_id, 'web')} is taken by another task"
+    assert failed.failed_container == "web"
+
+
+class DroppingEvents:
+    """The real engine, except that the first event stream ends at once (a dropped connection)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.api, self._real, self.streams = self, engine.api, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def events(self, *args: Any, **kwargs: Any) -> Any:
+        self.streams += 1
+        if self.streams == 1:
+            return Dropped()
+        return self._real.events(*args, **kwargs)
+
+
+class Dropped:
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_event_stream_reconnects_and_close_ends_it(tasks: Tasks, engine: Any) -> None:
+    dropping = DroppingEvents(engine)
+    runtime = DockerRuntime(dropping, namespace=NAMESPACE)
+    calls: list[float] = []
+    try:
+        runtime.subscribe(lambda: calls.append(time.time()))
+        wait_until(lambda: dropping.streams >= 2 and calls, what="a reconnect and a catch-up callback")
+        task = tasks.new(job("main", "sleep 0.5", essential=True))
+        runtime.launch(task)
+        exited = wait_state(runtime, task.task_arn, "main", "exited")
+        assert exited.finished_at is not None
+        finished_at = exited.finished_at
+        wait_until(lambda: [t for t in calls if t >= finished_at], what="the die event after the reconnect")
+    finally:
+        runtime.close()
+    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "ecsemu-docker-events" and t.is_alive()], what="the event thread to end")
+
+
+def test_docker_available_answers_false_quickly_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
+    began = time.monotonic()
+    assert docker_available() is False
+    assert time.monotonic() - began < 2.5
+
+
 def test_remove_leaves_nothing_behind(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
     task = tasks.new(web(mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]), job("side", "sleep 600"), volumes=[{"name": "data"}])
     runtime.launch(task)
