@@ -266,6 +266,7 @@ class LoadResult:
     others_cpu_s: float  # every other process on the machine: a busy machine skews the figures
     server_cpu_s: float | None
     latencies: list[float] = field(repr=False)
+    attempts: int = 1  # measurements made; the quietest is kept (see ``quietest``)
 
     @property
     def rps(self) -> float:
@@ -370,6 +371,27 @@ def run_load(
     )
 
 
+def quietest(measure: Callable[[], LoadResult], retries: int, what: str) -> LoadResult:
+    """Measure again, up to ``retries`` times, while other processes were busy; keep the quietest.
+
+    On a shared machine a burst of someone else's work skews one measurement; it rarely lasts.
+    """
+    best = measure()
+    attempts = 1
+    while best.others_cpu_share > BUSY_MACHINE_SHARE and attempts <= retries:
+        print(
+            f"  {what}: other processes used {best.others_cpu_share:.0%} of a core; measuring again",
+            file=sys.stderr,
+            flush=True,
+        )
+        candidate = measure()
+        attempts += 1
+        if candidate.others_cpu_share < best.others_cpu_share:
+            best = candidate
+    best.attempts = attempts
+    return best
+
+
 # --------------------------------------------------------------------------------------------
 # The trivial responder: the client's ceiling
 
@@ -440,8 +462,15 @@ def respond_trivially(port: int, close: bool, cpus: set[int] | None, ready: Conn
 
 
 def measure_ceiling(
-    close: bool, mode: ClientMode, connections: int, warmup_s: float, seconds: float, cpus: set[int] | None
+    close: bool,
+    mode: ClientMode,
+    connections: int,
+    warmup_s: float,
+    seconds: float,
+    cpus: set[int] | None,
+    retries: int,
 ) -> LoadResult:
+    kind = CEILING_CLOSE if close else CEILING_KEEP_ALIVE
     port = free_port()
     ours, theirs = multiprocessing.Pipe()
     process = multiprocessing.get_context("spawn").Process(
@@ -451,7 +480,9 @@ def measure_ceiling(
     try:
         if not ours.poll(HANDSHAKE_TIMEOUT_S) or ours.recv() != "ready":
             raise RuntimeError("the trivial responder did not start")
-        return run_load(port, mode, connections, warmup_s, seconds)
+        return quietest(
+            lambda: run_load(port, mode, connections, warmup_s, seconds), retries, f"client ceiling ({kind})"
+        )
     finally:
         with contextlib.suppress(OSError):
             ours.send("stop")
@@ -582,6 +613,7 @@ class ServerFigures:
     server_cpu_share: float
     client_cpu_share: float
     others_cpu_share: float
+    attempts: int
     first_error: str
     startup_ms: float
     startup_runs_ms: list[float]
@@ -604,7 +636,11 @@ def measure_server(
     time.sleep(IDLE_SETTLE_S)
     rss_idle = server.rss_mib()
     seed(server)
-    load = run_load(server.port, args.clients, args.connections, args.warmup, args.seconds, server.pid)
+    load = quietest(
+        lambda: run_load(server.port, args.clients, args.connections, args.warmup, args.seconds, server.pid),
+        args.busy_retries,
+        spec.name,
+    )
     rss_after = server.rss_mib()
     server.stop()
     return ServerFigures(
@@ -619,6 +655,7 @@ def measure_server(
         server_cpu_share=load.server_cpu_share,
         client_cpu_share=load.client_cpu_share,
         others_cpu_share=load.others_cpu_share,
+        attempts=load.attempts,
         first_error=load.first_error,
         startup_ms=statistics.median(startups),
         startup_runs_ms=startups,
@@ -676,6 +713,7 @@ def print_report(
             f"client ceiling, trivial responder, {kind}: {ceiling.rps:,.0f} req/s, "
             f"p50 {ceiling.percentile_ms(0.5):.2f} ms, p99 {ceiling.percentile_ms(0.99):.2f} ms, "
             f"CPU: client {ceiling.client_cpu_share:.0%}, other processes {ceiling.others_cpu_share:.0%} of a core"
+            + (f" (quietest of {ceiling.attempts})" if ceiling.attempts > 1 else "")
         )
     print()
     columns = (
@@ -700,6 +738,7 @@ def print_report(
         print(
             f"  {f.name}: start-up runs {runs} ms (median shown); CPU while measured: server {f.server_cpu_share:.0%}, "
             f"client {f.client_cpu_share:.0%}, other processes {f.others_cpu_share:.0%} of a core"
+            + (f" (quietest of {f.attempts} measurements)" if f.attempts > 1 else "")
         )
         print(
             f"  {' ' * len(f.name)}  new connections per request {f.opened_per_request:.2f}; "
@@ -769,6 +808,7 @@ def summary(
                 "errors": ceiling.errors,
                 "client_cpu_share": ceiling.client_cpu_share,
                 "others_cpu_share": ceiling.others_cpu_share,
+                "attempts": ceiling.attempts,
             }
             for kind, ceiling in ceilings.items()
         },
@@ -802,12 +842,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--startup-runs", type=int, default=3, help="spawns per server to time start-up; median (default 3)"
     )
+    parser.add_argument(
+        "--busy-retries", type=int, default=2,
+        help="measure a phase again, up to N times, while other processes use the CPU; keep the quietest (default 2)",
+    )  # fmt: skip
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and client to separate CPUs")
     parser.add_argument("--no-ceiling", action="store_true", help="skip measuring the client's ceiling")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary instead of the table")
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.startup_runs < 1:
-        parser.error("--seconds must be > 0, --warmup >= 0, --connections and --startup-runs >= 1")
+    if args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.startup_runs < 1 or args.busy_retries < 0:
+        parser.error("--seconds must be > 0, --warmup and --busy-retries >= 0, --connections and --startup-runs >= 1")
     if args.seconds > 600:
         parser.error("--seconds is capped at 600 to keep the run bounded")
     return args
@@ -839,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"measuring the client's ceiling ({kind})...", file=log, flush=True)
                 seconds = min(args.seconds, CEILING_SECONDS)
                 ceilings[kind] = measure_ceiling(
-                    close, args.clients, args.connections, args.warmup, seconds, server_cpus
+                    close, args.clients, args.connections, args.warmup, seconds, server_cpus, args.busy_retries
                 )
         figures = []
         for spec in (ecsemu_spec(), moto_spec()):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,11 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ecsemu.config import Config
+from ecsemu.context import RequestContext, Scope
+from ecsemu.errors import AwsError
 from ecsemu.gateway.app import GatewayConfig, create_app
+from ecsemu.lb.engine import LoadBalancerEngine
+from ecsemu.lb.sync import LoadBalancerSync
 from ecsemu.reconcile.loop import Reconciler
 from ecsemu.reconcile.task_lifecycle import TaskSettings
 from ecsemu.runtime.base import ContainerRuntime
@@ -36,6 +41,22 @@ class _RequestHandler(WSGIRequestHandler):
         log.debug("%s %s %s", self.command, self.path, code)
 
 
+def instance_namespace(config: Config) -> str:
+    """This emulator's label value on the Docker objects it creates.
+
+    Two emulators on one engine never touch each other's containers. The value lives in the
+    data directory, so a restarted emulator adopts what it started before; an ephemeral one
+    gets a fresh value.
+    """
+    if config.ephemeral:
+        return "e-" + secrets.token_hex(6)
+    path = config.data_dir / "instance-id"
+    if not path.exists():
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("d-" + secrets.token_hex(6) + "\n")
+    return path.read_text().strip()
+
+
 def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
     """docker when asked (or, with auto, when an engine answers); else simulated."""
     if config.runtime in ("docker", "auto"):
@@ -47,11 +68,32 @@ def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
                 region=config.region,
                 account_id=config.account_id,
                 keep_stopped=config.keep_stopped_containers,
+                namespace=instance_namespace(config),
             )
         if config.runtime == "docker":
             raise SystemExit("ecsemu: --runtime docker, but no Docker engine answers (see scripts/ensure-docker.sh)")
         log.warning("no Docker engine answers: tasks run on the simulated runtime (no containers)")
     return SimulatedRuntime(StoreMapping(store, "simulated_task"))
+
+
+class ElbTargetRegistry:
+    """ECS registers service tasks by calling the ELBv2 API, as its service-linked role does."""
+
+    def __init__(self, elbv2: Elbv2Provider) -> None:
+        self.elbv2 = elbv2
+
+    def _call(self, scope: Scope, operation: str, arn: str, target_id: str, port: int) -> None:
+        context = RequestContext(account_id=scope.account_id, region=scope.region)
+        try:
+            self.elbv2.handle(context, operation, {"TargetGroupArn": arn, "Targets": [{"Id": target_id, "Port": port}]})
+        except AwsError as error:  # the target group was deleted meanwhile: nothing to (de)register
+            log.info("%s %s:%s in %s: %s", operation, target_id, port, arn, error.message)
+
+    def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None:
+        self._call(scope, "RegisterTargets", target_group_arn, target_id, port)
+
+    def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None:
+        self._call(scope, "DeregisterTargets", target_group_arn, target_id, port)
 
 
 @dataclass
@@ -61,12 +103,14 @@ class Emulator:
     runtime: ContainerRuntime
     reconciler: Reconciler
     server: BaseWSGIServer
+    load_balancers: LoadBalancerSync
     _thread: threading.Thread | None = None
 
     @classmethod
     def build(cls, config: Config) -> Emulator:
         store = Store(None if config.ephemeral else config.data_dir / "state.sqlite3")
         runtime = choose_runtime(config, store)
+        elbv2 = Elbv2Provider(store)
         reconciler = Reconciler(
             store,
             runtime,
@@ -74,17 +118,19 @@ class Emulator:
                 stopped_task_retention_s=config.stopped_task_retention_s,
                 keep_stopped_containers=config.keep_stopped_containers,
             ),
+            registry=ElbTargetRegistry(elbv2),
         )
         settings = Settings(
             stopped_task_retention_s=config.stopped_task_retention_s, allow_host_access=config.allow_host_access
         )
-        providers: list[Any] = [EcsProvider(store, settings), Elbv2Provider(store)]
+        providers: list[Any] = [EcsProvider(store, settings), elbv2]
         gateway = GatewayConfig(
             default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
         )
         app = create_app(providers, gateway, reset=store.reset)
         server = make_server(config.host, config.port, app, threaded=True, request_handler=_RequestHandler)
-        return cls(config, store, runtime, reconciler, server)
+        load_balancers = LoadBalancerSync(store, LoadBalancerEngine(port_offset=config.listener_port_offset))
+        return cls(config, store, runtime, reconciler, server, load_balancers)
 
     @property
     def port(self) -> int:
@@ -96,11 +142,13 @@ class Emulator:
 
     def start(self) -> None:
         """Serve in a background thread (tests); ``serve_forever`` blocks (the CLI)."""
+        self.load_balancers.start()
         self.reconciler.start()
         self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
+        self.load_balancers.start()
         self.reconciler.start()
         self.server.serve_forever()
 
@@ -110,6 +158,7 @@ class Emulator:
 
     def close(self) -> None:
         self.reconciler.stop()
+        self.load_balancers.stop()
         self.runtime.close()
         self.server.server_close()
         self.store.close()

@@ -29,6 +29,7 @@ class Config:
     stopped_task_retention_s: float = 3600.0
     allow_host_access: bool = False
     keep_stopped_containers: bool = False
+    listener_port_offset: int = 0
 
 
 def _env(name: str, default: str) -> str:
@@ -77,6 +78,14 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "--keep-stopped-containers", action="store_true", default=_flag("KEEP_STOPPED_CONTAINERS"),
         help="leave a stopped task's containers in Docker for debugging (ECSEMU_KEEP_STOPPED_CONTAINERS)",
     )  # fmt: skip
+    add_listener_options(parser)
+
+
+def add_listener_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listener-port-offset", type=int, default=int(_env("LISTENER_PORT_OFFSET", "0")),
+        help="bind each load balancer listener on its port plus this offset (ECSEMU_LISTENER_PORT_OFFSET)",
+    )  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -92,4 +101,5 @@ def config_from_args(args: argparse.Namespace) -> Config:
         stopped_task_retention_s=args.stopped_task_retention,
         allow_host_access=args.allow_host_access,
         keep_stopped_containers=args.keep_stopped_containers,
+        listener_port_offset=args.listener_port_offset,
     )

@@ -29,6 +29,8 @@ Record = dict[str, Any]
 LOAD_BALANCER, TARGET_GROUP, LISTENER, RULE = "elbv2.load_balancer", "elbv2.target_group", "elbv2.listener", "elbv2.rule"
 KINDS = frozenset({LOAD_BALANCER, TARGET_GROUP, LISTENER, RULE})
 RESYNC_S = 1.0
+# What the health checker decides; "unused" and "draining" the API derives from the records.
+JUDGED_STATES = frozenset({"initial", "healthy", "unhealthy", "unavailable"})
 
 
 # -- records → model (pure) -------------------------------------------------------------------
@@ -233,7 +235,7 @@ class LoadBalancerSync:
         for key, entry in spec.get("Targets", {}).items():
             judged = health.get(model.TargetKey(spec["TargetGroupArn"], entry["Id"], int(entry["Port"])))
             status: Record = {"RegisteredAt": entry["RegisteredAt"]}
-            if judged is not None:
+            if judged is not None and judged.state in JUDGED_STATES:
                 status["State"] = judged.state
                 if judged.reason:
                     status["Reason"] = judged.reason

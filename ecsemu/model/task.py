@@ -75,6 +75,7 @@ def new_task(
     container_instance_arn: str | None = None,
     enable_execute_command: bool = False,
     platform_version: str | None = None,
+    load_balancers: list[Record] | None = None,
 ) -> Record:
     """A new task record, desired RUNNING, not yet seen by the reconciler."""
     overrides = overrides or {}
@@ -126,6 +127,8 @@ def new_task(
         spec["networkConfiguration"] = network_configuration
     if service_name:
         spec["serviceName"] = service_name
+    if load_balancers:
+        spec["loadBalancers"] = load_balancers
     if deployment_id:
         spec["deploymentId"] = deployment_id
     if container_instance_arn:

@@ -80,6 +80,28 @@ class RollBack:
 
 
 @dataclass(frozen=True)
+class RegisterTarget:
+    """Register a task's container port in a target group (ECS does this in ACTIVATING)."""
+
+    scope: Scope
+    service_key: str
+    target_group_arn: str
+    target_id: str
+    port: int
+
+
+@dataclass(frozen=True)
+class DeregisterTarget:
+    """Deregister it again (ECS does this in DEACTIVATING); the load balancer then drains it."""
+
+    scope: Scope
+    service_key: str
+    target_group_arn: str
+    target_id: str
+    port: int
+
+
+@dataclass(frozen=True)
 class SetServiceStatus:
     scope: Scope
     key: str
@@ -87,5 +109,6 @@ class SetServiceStatus:
 
 
 Action = (
-    Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | RollBack | SetServiceStatus
+    Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | RollBack
+    | RegisterTarget | DeregisterTarget | SetServiceStatus
 )

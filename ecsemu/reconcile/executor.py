@@ -8,15 +8,19 @@ a change made by an API call since the snapshot wins.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import uuid
+from typing import Any, Protocol
 
+from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
 from ecsemu.reconcile.actions import (
     Action,
+    DeregisterTarget,
     ForgetTask,
     Launch,
     PlaceTasks,
+    RegisterTarget,
     RemoveContainers,
     RollBack,
     SetServiceStatus,
@@ -31,10 +35,19 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 
 
+class TargetRegistry(Protocol):
+    """Registers targets the way ECS does: by calling the load balancer's own API."""
+
+    def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
+
+    def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
+
+
 class Executor:
-    def __init__(self, store: Store, runtime: ContainerRuntime) -> None:
+    def __init__(self, store: Store, runtime: ContainerRuntime, registry: TargetRegistry | None = None) -> None:
         self.store = store
         self.runtime = runtime
+        self.registry = registry
 
     def apply(self, actions: list[Action], now: float) -> None:
         for action in actions:
@@ -56,7 +69,7 @@ class Executor:
             case ForgetTask(scope=scope, key=key):
                 self.store.delete(scope, "task", key)
             case SetServiceStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, "service", key, lambda service: service.__setitem__("status", status))
+                self.store.update(scope, "service", key, lambda service: _replace_status(service, status))
             case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
 
                 def stop(task: Record) -> None:
@@ -67,6 +80,24 @@ class Executor:
                 self._place(action, now)
             case RollBack():
                 self._roll_back(action, now)
+            case RegisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
+                if self.registry is not None:
+                    self.registry.register(scope, arn, target_id, port)
+                    self._event(scope, key, f"registered 1 targets in (target-group {arn})", now)
+            case DeregisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
+                if self.registry is not None:
+                    self.registry.deregister(scope, arn, target_id, port)
+                    self._event(scope, key, f"deregistered 1 targets in (target-group {arn})", now)
+
+    def _event(self, scope: Scope, service_key: str, text: str, now: float) -> None:
+        """A service event for what the executor just did (target registrations)."""
+
+        def add(service: Record) -> None:
+            message = f"(service {service['spec']['serviceName']}) {text}"
+            event = {"id": str(uuid.uuid4()), "createdAt": now, "message": message}
+            service["status"]["events"] = [event, *service["status"].get("events", [])][: service_model.MAX_EVENTS]
+
+        self.store.update(scope, "service", service_key, add)
 
     def _roll_back(self, action: RollBack, now: float) -> None:
         def start(service: Record) -> None:
@@ -120,8 +151,19 @@ class Executor:
                     deployment_id=deployment["id"],
                     enable_execute_command=bool(spec.get("enableExecuteCommand")),
                     platform_version=deployment.get("platformVersion") if deployment.get("platformVersion") != "LATEST" else None,
+                    load_balancers=spec.get("loadBalancers"),
                 )
                 self.store.put(action.scope, "task", key, record)
+
+
+def _replace_status(service: Record, status: Record) -> None:
+    """The planner's status, keeping events the executor added since the planner's snapshot."""
+    planned = {event["id"] for event in status.get("events", [])}
+    added = [e for e in service["status"].get("events", []) if e["id"] not in planned]
+    if added:
+        events = sorted(added + status.get("events", []), key=lambda e: e["createdAt"], reverse=True)
+        status = {**status, "events": events[: service_model.MAX_EVENTS]}
+    service["status"] = status
 
 
 def _propagated_tags(spec: Record, definition: Record) -> list[dict[str, str]]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from ecsemu.reconcile.actions import Action
-from ecsemu.reconcile.executor import Executor
+from ecsemu.reconcile.executor import Executor, TargetRegistry
 from ecsemu.reconcile.ids import Ids, RandomIds
 from ecsemu.reconcile.plan import ScopeState, World, in_motion, plan
 from ecsemu.reconcile.task_lifecycle import TaskSettings
@@ -22,7 +22,8 @@ from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
 
-WATCHED_KINDS = frozenset({"task", "service", "task_set"})
+WATCHED_KINDS = frozenset({"task", "service", "task_set", "elbv2.target_group"})
+TARGET_GROUP_KIND = "elbv2.target_group"
 
 
 class Reconciler:
@@ -36,13 +37,14 @@ class Reconciler:
         ids: Ids | None = None,
         resync_interval_s: float = 1.0,
         busy_interval_s: float = 0.1,
+        registry: TargetRegistry | None = None,
     ) -> None:
         self.store = store
         self.runtime = runtime
         self.settings = settings or TaskSettings()
         self.clock = clock
         self.ids = ids or RandomIds()
-        self.executor = Executor(store, runtime)
+        self.executor = Executor(store, runtime, registry)
         self.resync_interval_s = resync_interval_s
         self.busy_interval_s = busy_interval_s
         self._wake = threading.Event()
@@ -71,6 +73,9 @@ class Reconciler:
                 definition = self.store.get(scope, "taskdef", arn.split("/", 1)[1])
                 if definition is not None:
                     state.definitions[arn] = definition
+            if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):
+                groups = self.store.list(scope, TARGET_GROUP_KIND)
+                state.target_groups = {g["spec"]["TargetGroupArn"]: g for g in groups}
             if state.tasks or state.services:
                 world.scopes[scope] = state
         return world

@@ -29,6 +29,7 @@ class ScopeState:
     services: dict[str, Record] = field(default_factory=dict)  # key → service record
     definitions: dict[str, Record] = field(default_factory=dict)  # task definition ARN → record
     task_sets: dict[str, Record] = field(default_factory=dict)  # key → task set record
+    target_groups: dict[str, Record] = field(default_factory=dict)  # target group ARN → ELBv2 record
 
 
 @dataclass
@@ -47,11 +48,13 @@ def plan(
             spec = task["spec"]
             known_arns.add(spec["taskArn"])
             definition = state.definitions.get(spec["taskDefinitionArn"])
-            actions += plan_task(scope, key, task, observed.get(spec["taskArn"]), definition, now, ids, settings)
+            actions += plan_task(
+                scope, key, task, observed.get(spec["taskArn"]), definition, now, ids, settings, state.target_groups
+            )
             if "serviceName" in spec:
                 tasks_by_service[f"{spec['clusterName']}/{spec['serviceName']}"].append(task)
         for key, service in state.services.items():
-            actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids)
+            actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids, state.target_groups)
             owned = task_sets_of(key, state.task_sets.values())
             actions += plan_task_sets(scope, key, service, owned, tasks_by_service.get(key, []), now, ids)
     for task_arn in observed:

@@ -31,6 +31,7 @@ from typing import Any
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.reconcile import targets
 from ecsemu.reconcile.actions import Action, PlaceTasks, RollBack, SetServiceStatus, StopTask
 from ecsemu.reconcile.ids import Ids
 
@@ -57,13 +58,20 @@ def _task_id(task: Record) -> str:
     return str(task["spec"]["taskId"])
 
 
-def is_healthy(task: Record) -> bool:
+def is_healthy(task: Record, target_groups: dict[str, Record] | None = None) -> bool:
+    """RUNNING, passing its container health checks, and healthy in every target group."""
     status = task["status"]
     if status.get("lastStatus") != "RUNNING":
         return False
     health = status.get("healthStatus", "UNKNOWN")
     has_checks = any(c.get("healthCheck") for c in task["spec"]["containers"] if c["essential"])
-    return bool(health == "HEALTHY") if has_checks else bool(health != "UNHEALTHY")
+    if not (health == "HEALTHY" if has_checks else health != "UNHEALTHY"):
+        return False
+    groups = target_groups or {}
+    return all(
+        targets.health_state(groups.get(r.target_group_arn), r) == "healthy" or r.target_group_arn not in groups
+        for r in targets.registrations_of(status)
+    )
 
 
 def _sort(tasks: list[Record]) -> _Tasks:
@@ -77,7 +85,9 @@ def _failed(tasks: list[Record]) -> list[Record]:
     failed = []
     for task in tasks:
         code, reason = task_model.stop_reason(task)
-        if code in FAILURE_CODES or (code == "ServiceSchedulerInitiated" and reason == HEALTH_FAILURE):
+        if code in FAILURE_CODES or (
+            code == "ServiceSchedulerInitiated" and (reason == HEALTH_FAILURE or str(reason).startswith("Task failed ELB"))
+        ):
             failed.append(task)
     return failed
 
@@ -88,8 +98,15 @@ def _stop_order(task: Record) -> tuple[int, float]:
 
 
 def plan_service(
-    scope: Scope, key: str, service: Record, tasks: list[Record], now: float, ids: Ids
+    scope: Scope,
+    key: str,
+    service: Record,
+    tasks: list[Record],
+    now: float,
+    ids: Ids,
+    target_groups: dict[str, Record] | None = None,
 ) -> list[Action]:
+    target_groups = target_groups or {}
     spec, old = service["spec"], service["status"]
     if service_model.is_inactive(service) or spec["deploymentController"]["type"] != "ECS":
         return []
@@ -111,12 +128,12 @@ def plan_service(
         if not any(group.unstopped for group in by_deployment.values()):
             status["inactive"] = True
     elif primary is not None:
-        actions += _replace_unhealthy(scope, spec, by_deployment, now, events)
+        actions += _replace_unhealthy(scope, spec, by_deployment, now, events, target_groups)
         actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status)
         if status["deployments"].get(primary["id"], {}).get("rolloutState") != "FAILED":
-            actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status)
+            actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status, target_groups)
 
-    _count(spec, status, deployments, by_deployment, now, events)
+    _count(spec, status, deployments, by_deployment, now, events, target_groups)
     if events:
         new_events = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(events)]
         status["events"] = (new_events + status["events"])[: service_model.MAX_EVENTS]
@@ -139,18 +156,38 @@ def _scaling_reason(primary: Record | None) -> str:
 
 
 def _replace_unhealthy(
-    scope: Scope, spec: Record, by_deployment: dict[str, _Tasks], now: float, events: list[str]
+    scope: Scope,
+    spec: Record,
+    by_deployment: dict[str, _Tasks],
+    now: float,
+    events: list[str],
+    target_groups: dict[str, Record],
 ) -> list[Action]:
     grace = float(spec.get("healthCheckGracePeriodSeconds") or 0)
     actions: list[Action] = []
     for group in by_deployment.values():
-        for task in group.live:
+        for task in list(group.live):
             status = task["status"]
             started = float(status["startedAt"]) if status.get("startedAt") is not None else now
-            if status.get("healthStatus") == "UNHEALTHY" and now - started >= grace:
-                actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", HEALTH_FAILURE))
+            if now - started < grace:
+                continue
+            if status.get("healthStatus") == "UNHEALTHY":
+                reason = HEALTH_FAILURE
                 events.append(f"(service {spec['serviceName']}) (task {_task_id(task)}) failed container health checks.")
-                group.live.remove(task)
+            else:
+                failing = [
+                    r.target_group_arn
+                    for r in targets.registrations_of(status)
+                    if targets.health_state(target_groups.get(r.target_group_arn), r) == "unhealthy"
+                ]
+                if not failing or status.get("lastStatus") != "RUNNING":
+                    continue
+                reason = f"Task failed ELB health checks in (target-group {failing[0]})"
+                events.append(
+                    f"(service {spec['serviceName']}) (task {_task_id(task)}) failed ELB health checks in (target-group {failing[0]})."
+                )
+            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", reason))
+            group.live.remove(task)
     return actions
 
 
@@ -201,6 +238,7 @@ def _roll(
     ids: Ids,
     events: list[str],
     status: Record,
+    target_groups: dict[str, Record],
 ) -> list[Action]:
     name = spec["serviceName"]
     primary = deployments[-1]
@@ -222,11 +260,11 @@ def _roll(
         events.append(f"(service {name}) has stopped {len(victims)} running tasks: {_ids(victims)}.")
 
     # Stop old tasks, keeping the minimum healthy.
-    healthy = sum(1 for t in new.live + old_live if is_healthy(t))
+    healthy = sum(1 for t in new.live + old_live if is_healthy(t, target_groups))
     stoppable = healthy - minimum_healthy
     stopped_old = []
     for task in sorted(old_live, key=_stop_order):
-        if not is_healthy(task):
+        if not is_healthy(task, target_groups):
             stopped_old.append(task)
         elif stoppable > 0:
             stopped_old.append(task)
@@ -274,7 +312,13 @@ def _throttled_until(failed: list[Record], now: float) -> float:
 
 
 def _count(
-    spec: Record, status: Record, deployments: list[Record], by_deployment: dict[str, _Tasks], now: float, events: list[str]
+    spec: Record,
+    status: Record,
+    deployments: list[Record],
+    by_deployment: dict[str, _Tasks],
+    now: float,
+    events: list[str],
+    target_groups: dict[str, Record],
 ) -> None:
     name = spec["serviceName"]
     primary_id = deployments[-1]["id"] if deployments else None
@@ -297,7 +341,7 @@ def _count(
     entry = status["deployments"][primary_id]
     others = [d for d in deployments[:-1] if not status["deployments"][d["id"]].get("retired")]
     group = by_deployment[primary_id]
-    healthy = sum(1 for t in group.live if is_healthy(t))
+    healthy = sum(1 for t in group.live if is_healthy(t, target_groups))
     settled = not others and healthy == spec["desiredCount"] and len(group.unstopped) == spec["desiredCount"]
     if entry.get("rolloutState", "IN_PROGRESS") == "IN_PROGRESS":
         entry["rolloutState"] = "IN_PROGRESS"

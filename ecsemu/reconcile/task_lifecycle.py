@@ -2,9 +2,14 @@
 
 The path (ECS's own states):
 
-    desired RUNNING:  PROVISIONING --launch--> PENDING --containers up--> RUNNING
-    desired STOPPED:  ... --> DEACTIVATING (was RUNNING) --> STOPPING --stop containers-->
+    desired RUNNING:  PROVISIONING --launch--> PENDING --containers up--> ACTIVATING
+                      --targets registered--> RUNNING
+    desired STOPPED:  ... --> DEACTIVATING --targets drained--> STOPPING --stop containers-->
                       DEPROVISIONING (awsvpc) --> STOPPED --> forgotten after retention
+
+A service task with ``loadBalancers`` registers its container ports in ACTIVATING and
+deregisters them in DEACTIVATING, waiting until the load balancer has drained them (see
+``ecsemu.reconcile.targets``); other tasks pass those states in one step.
 
 Invariants:
 - ``lastStatus`` only moves forward in that order.
@@ -20,7 +25,17 @@ from typing import Any
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
-from ecsemu.reconcile.actions import Action, ForgetTask, Launch, RemoveContainers, SetTaskStatus, StopContainers
+from ecsemu.reconcile import targets
+from ecsemu.reconcile.actions import (
+    Action,
+    DeregisterTarget,
+    ForgetTask,
+    Launch,
+    RegisterTarget,
+    RemoveContainers,
+    SetTaskStatus,
+    StopContainers,
+)
 from ecsemu.reconcile.ids import Ids
 from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
 
@@ -45,8 +60,10 @@ def plan_task(
     now: float,
     ids: Ids,
     settings: TaskSettings,
+    target_groups: dict[str, Record] | None = None,
 ) -> list[Action]:
     spec, old = task["spec"], task["status"]
+    target_groups = target_groups or {}
     status: Record = {**old, "containers": {k: dict(v) for k, v in old.get("containers", {}).items()}}
     actions: list[Action] = []
     last = status.get("lastStatus", "PROVISIONING")
@@ -72,8 +89,9 @@ def plan_task(
     desired = task_model.desired_status({"spec": spec, "status": status})
     if desired == "RUNNING":
         actions += _toward_running(spec, status, observed, definition, now, ids)
+        actions += _activate(scope, spec, status, target_groups)
     else:
-        actions += _toward_stopped(spec, status, observed, now)
+        actions += _toward_stopped(scope, spec, status, observed, now, target_groups)
     if status != old:
         status["version"] = int(old.get("version", 1)) + (1 if status.get("lastStatus") != last else 0)
         actions.append(SetTaskStatus(scope, key, status))
@@ -104,23 +122,53 @@ def _toward_running(
     status["healthStatus"] = task_health(essential_states)
     if last not in ("PENDING", "ACTIVATING"):
         return []
-    if all(c is not None and c.state == "running" for c in essential_states):
+    if last == "PENDING" and all(c is not None and c.state == "running" for c in essential_states):
         started = [c.started_at for c in observed.containers.values() if c.started_at is not None]
-        status.update(lastStatus="RUNNING", startedAt=max(started) if started else now)
+        status.update(lastStatus="ACTIVATING", startedAt=max(started) if started else now)
+        return []
+    if last == "ACTIVATING":
         return []
     # Still starting: launching again is a no-op while the runtime works on it, and resumes a
     # launch that a restart of the emulator interrupted.
     return [Launch(build_launch(spec, definition))] if definition is not None else []
 
 
-def _toward_stopped(spec: Record, status: Record, observed: ObservedTask | None, now: float) -> list[Action]:
+def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[str, Record]) -> list[Action]:
+    """ACTIVATING: register the task's targets; RUNNING once the target groups show them."""
+    if status.get("lastStatus") != "ACTIVATING":
+        return []
+    if "registrations" not in status:
+        wanted = targets.wanted_registrations(spec, status, target_groups)
+        if wanted is None:
+            return []  # a host port is not reported yet
+        status["registrations"] = [list(r) for r in wanted]
+    registrations = targets.registrations_of(status)
+    pending = [r for r in registrations if not targets.is_registered(target_groups.get(r.target_group_arn), r)]
+    if not pending:
+        status["lastStatus"] = "RUNNING"
+        return []
+    service_key = f"{spec['clusterName']}/{spec.get('serviceName', '')}"
+    return [RegisterTarget(scope, service_key, r.target_group_arn, r.target_id, r.port) for r in pending]
+
+
+def _toward_stopped(
+    scope: Scope, spec: Record, status: Record, observed: ObservedTask | None, now: float, target_groups: dict[str, Record]
+) -> list[Action]:
     last = status.get("lastStatus", "PROVISIONING")
     stop = StopContainers(spec["taskArn"], stop_timeout(spec))
     status.setdefault("stoppingAt", now)
-    if last == "RUNNING":
+    registrations = targets.registrations_of(status)
+    service_key = f"{spec['clusterName']}/{spec.get('serviceName', '')}"
+    if last in ("RUNNING", "ACTIVATING"):
         status["lastStatus"] = "DEACTIVATING"
-        return []
-    if last in ("PROVISIONING", "PENDING", "ACTIVATING", "DEACTIVATING"):
+        return [DeregisterTarget(scope, service_key, r.target_group_arn, r.target_id, r.port) for r in registrations]
+    if last == "DEACTIVATING":
+        undone = [r for r in registrations if not targets.is_deregistering(target_groups.get(r.target_group_arn), r)]
+        if undone:
+            return [DeregisterTarget(scope, service_key, r.target_group_arn, r.target_id, r.port) for r in undone]
+        if not all(targets.is_drained(target_groups.get(r.target_group_arn), r, now) for r in registrations):
+            return []  # the load balancer is still draining the task's targets
+    if last in ("PROVISIONING", "PENDING", "DEACTIVATING"):
         if observed is None:
             return _finish(spec, status, now)
         status["lastStatus"] = "STOPPING"

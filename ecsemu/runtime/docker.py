@@ -100,6 +100,19 @@ class _Details:
 
 
 class DockerRuntime:
+    """The ``ContainerRuntime`` port on a Docker engine.
+
+    - ``client``: a ``docker.DockerClient`` (default: ``docker.from_env()``).
+    - ``pull_timeout_s``: how long a launch waits for its pulls before CannotPullContainerError.
+    - ``allow_host_access``: let tasks have host networking, host volumes, privileged mode,
+      added capabilities and devices (refused otherwise, as ``docker_spec.refusal`` words it).
+    - ``region``: AWS_REGION for a task whose ARN names none. ``account_id``: kept for the
+      task metadata endpoint to come.
+    - ``keep_stopped``: ``remove`` leaves a stopped task's containers in Docker (for
+      ``docker logs``) and only stops reporting them.
+    - ``namespace``: see ``docker_spec.owned``; "" is the emulator's own.
+    """
+
     name = "docker"
     docker_available = staticmethod(docker_available)
 
@@ -114,7 +127,8 @@ class DockerRuntime:
         keep_stopped: bool = False,
         namespace: str = "",
     ) -> None:
-        self._client = client if client is not None else docker.from_env()
+        self._own_client = client is None
+        self._client = docker.from_env() if client is None else client
         self._api = self._client.api
         self.pull_timeout_s = pull_timeout_s
         self.allow_host_access = allow_host_access
@@ -133,7 +147,6 @@ class DockerRuntime:
         self._details: dict[str, _Details] = {}
         self._digests: dict[str, str] = {}
         self._networks = sandboxes.Networks(self._api)
-        self._sandbox_image: str | None = None
         self._host_cpus: int | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._closed = threading.Event()
@@ -197,6 +210,9 @@ class DockerRuntime:
             with contextlib.suppress(Exception):
                 stream.close()
         self._steps.shutdown(wait=False, cancel_futures=True)
+        if self._own_client:
+            with contextlib.suppress(Exception):
+                self._client.close()
 
     # --- launch steps ----------------------------------------------------------------------
 
@@ -299,10 +315,8 @@ class DockerRuntime:
         joined = self._networks.joined(launch.cluster) if launch.network_mode != "none" else contextlib.nullcontext(None)
         with joined as network:
             if sandbox is None:
-                if self._sandbox_image is None:
-                    labels = {spec.MANAGED: "true", spec.ROLE: "sandbox-image"}
-                    self._sandbox_image = sandboxes.ensure_sandbox_image(self._api, labels)
-                sandbox_spec = sandboxes.sandbox_spec(launch, image=self._sandbox_image, network=network)
+                image = sandboxes.ensure_sandbox_image(self._api, {spec.MANAGED: "true", spec.ROLE: "sandbox-image"})
+                sandbox_spec = sandboxes.sandbox_spec(launch, image=image, network=network)
                 sandbox_id = self._create_container(launch.task_arn, spec.in_namespace(sandbox_spec, self.namespace), None)
             else:
                 sandbox_id = sandbox["Id"]
@@ -474,8 +488,10 @@ class DockerRuntime:
         else:
             # The sandbox last: the others live in its network namespace.
             for container in sorted(containers, key=lambda c: c["Labels"].get(spec.ROLE) == "sandbox"):
-                with contextlib.suppress(docker.errors.NotFound):
+                try:
                     self._api.remove_container(container["Id"], force=True, v=True)
+                except docker.errors.APIError as error:  # gone, or being removed already
+                    log.debug("removing %s: %s", container["Id"][:12], spec.daemon_message(error))
             sandboxes.remove_task_volumes(self._api, task_arn, self.namespace)
         with self._lock:
             job = self._jobs.pop(task_arn, None)
@@ -611,15 +627,16 @@ class DockerRuntime:
     def _on_event(self, event: Record) -> None:
         action = str(event.get("Action") or event.get("status") or "")
         actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}  # a container's events carry its labels
+        if not spec.owned(attributes, self.namespace):
+            return
         container_id = str(actor.get("ID") or event.get("id") or "")
         if action in ("start", "die", "oom"):
             self._warm(container_id)  # so the observe this wakes finds the details cached
         elif action == "destroy":
             with self._lock:
                 self._details.pop(container_id, None)
-        if not spec.owned(actor.get("Attributes") or {}, self.namespace):
-            return
-        arn = (actor.get("Attributes") or {}).get(spec.TASK_ARN)
+        arn = attributes.get(spec.TASK_ARN)
         with self._lock:
             job = self._jobs.get(arn) if arn and action != "create" else None
         if job is not None:

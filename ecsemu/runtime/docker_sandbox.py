@@ -335,10 +335,21 @@ def create_task_volumes(api: Any, launch: TaskLaunch, namespace: str) -> None:
             api.create_volume(**args)
 
 
-def remove_task_volumes(api: Any, task_arn: str, namespace: str) -> None:
+def remove_task_volumes(api: Any, task_arn: str, namespace: str, attempts: int = 10) -> None:
+    """Remove the task's volumes; one still held by a container being removed is retried."""
     for volume in api.volumes(filters={"label": [MANAGED_FILTER, f"{TASK_ARN}={task_arn}"]}).get("Volumes") or []:
-        if owned(volume.get("Labels"), namespace):
-            api.remove_volume(volume["Name"], force=True)
+        if not owned(volume.get("Labels"), namespace):
+            continue
+        for attempt in range(attempts):
+            try:
+                api.remove_volume(volume["Name"], force=True)
+                break
+            except docker.errors.NotFound:
+                break
+            except docker.errors.APIError:  # 409: in use, for a moment longer
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
 
 
 # --- images --------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 Every test makes its tasks through ``tasks`` (a fresh cluster name, fresh task ids); at the
 end the fixture removes, by label, every container and volume those tasks own and the
-cluster's network. Containers are reached only through 127.0.0.1:<published port>.
+cluster's network. Containers are reached only through 127.0.0.1:<published port>. The
+runtimes here use their own namespace, so an emulator on the same engine (the docker e2e
+suite, another test session) neither removes these tasks as orphans nor shows us its own.
+Waits poll with deadlines (``wait_until``); a few engine wrappers (``HangingPulls``,
+``StaleFirstListing``, ``DroppingEvents``) make the failures that a healthy engine never shows.
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ from ecsemu.runtime.docker import DockerRuntime, docker_available
 pytestmark = pytest.mark.docker
 
 WEB = "ecsemu-test/web:latest"
-# Our own namespace: an emulator on the same engine (another test session, the docker e2e
-# suite) neither sees these tasks as orphans nor shows us its own.
 NAMESPACE = f"runtime-tests-{uuid.uuid4().hex[:8]}"
 HEALTH = ["CMD-SHELL", "wget -q -O- http://127.0.0.1:8080/health || exit 1"]
 
@@ -374,8 +376,9 @@ def test_stop_while_pending_never_starts_the_waiting_container(runtime: DockerRu
     wait_until(lambda: (t := observed(runtime, task.task_arn)) and all(c.state == "exited" for c in t.containers.values()))
     assert waiting.runtime_id is not None
     assert started_at(engine, waiting.runtime_id).startswith("0001-01-01")  # never started
-    runtime.launch(task)  # a late launch of a stopped task does nothing
-    time.sleep(0.3)
+    runtime.launch(task)  # a late launch of a stopped task is refused before anything is queued
+    late = observed(runtime, task.task_arn)
+    assert late is not None and all(c.state == "exited" for c in late.containers.values())
     assert started_at(engine, waiting.runtime_id).startswith("0001-01-01")
 
 
@@ -438,11 +441,14 @@ def test_runtimes_of_other_namespaces_do_not_see_each_others_tasks(runtime: Dock
     runtime.launch(task)
     wait_state(runtime, task.task_arn, "web", "running")
     stranger = DockerRuntime(engine)  # e.g. an emulator's runtime, which removes what it does not know
+    removed = threading.Event()
     try:
         assert task.task_arn not in stranger.observe()
+        stranger.subscribe(removed.set)  # called when its remove has finished
         stranger.remove(task.task_arn)
-        time.sleep(0.3)
-        assert container(runtime, task.task_arn, "web") is not None
+        assert removed.wait(10)
+        found = container(runtime, task.task_arn, "web")
+        assert found is not None and found.state == "running"
     finally:
         stranger.close()
 
@@ -519,6 +525,7 @@ class Dropped:
 
 def test_the_event_stream_reconnects_and_close_ends_it(tasks: Tasks, engine: Any) -> None:
     dropping = DroppingEvents(engine)
+    others = {t for t in threading.enumerate() if t.name == "ecsemu-docker-events"}  # a live emulator's
     runtime = DockerRuntime(dropping, namespace=NAMESPACE)
     calls: list[float] = []
     try:
@@ -532,7 +539,10 @@ def test_the_event_stream_reconnects_and_close_ends_it(tasks: Tasks, engine: Any
         wait_until(lambda: [t for t in calls if t >= finished_at], what="the die event after the reconnect")
     finally:
         runtime.close()
-    wait_until(lambda: not [t for t in threading.enumerate() if t.name == "ecsemu-docker-events" and t.is_alive()], what="the event thread to end")
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name == "ecsemu-docker-events" and t.is_alive() and t not in others],
+        what="the event thread to end",
+    )
 
 
 def test_docker_available_answers_false_quickly_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from ecsemu.services.ecs.errors import (
     ServiceNotActiveException,
     ServiceNotFoundException,
 )
+from ecsemu.services.ecs.load_balancers import check_load_balancers
 from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.services.ecs.tasks import _check_network
 from ecsemu.state.store import Record
@@ -138,8 +139,6 @@ def require_active(call: Call, cluster_name: str, reference: str) -> Record:
 
 
 def _refuse_unsupported(params: Params) -> None:
-    if params.get("loadBalancers"):
-        raise NotSupportedError("Service loadBalancers (the ELBv2 integration)")
     for member, what in (
         ("serviceRegistries", "Service discovery (serviceRegistries)"),
         ("serviceConnectConfiguration", "Service Connect"),
@@ -228,6 +227,7 @@ def create_service(call: Call, params: Params) -> Result:
                 return {"service": render(call, existing)}
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition: Record | None = None
+        load_balancers: list[Record] = []
         if controller["type"] == "EXTERNAL":
             if params.get("taskDefinition"):
                 raise InvalidParameterException("TaskDefinition must be blank")
@@ -236,6 +236,7 @@ def create_service(call: Call, params: Params) -> Result:
             definition = task_definitions.require_active(call, params.get("taskDefinition") or "")
             _check_network(definition, params)
             launch_type, strategy = _launch(call, params, definition, cluster)
+            load_balancers = check_load_balancers(call, params.get("loadBalancers") or [], definition)
         spec: Record = {
             "serviceName": name,
             "serviceArn": call.arn("service", f"{cluster_name}/{name}"),
@@ -252,6 +253,7 @@ def create_service(call: Call, params: Params) -> Result:
             ),
             "deploymentController": controller,
             "schedulingStrategy": scheduling,
+            "loadBalancers": load_balancers,
             "networkConfiguration": params.get("networkConfiguration"),
             "placementConstraints": params.get("placementConstraints", []),
             "placementStrategy": params.get("placementStrategy", []),
@@ -339,6 +341,17 @@ def update_service(call: Call, params: Params) -> Result:
         service = require_active(call, cluster["clusterName"], params["service"])
         spec = service["spec"]
         new_deployment = bool(params.get("forceNewDeployment"))
+        if params.get("loadBalancers") is not None or params.get("taskDefinition"):
+            reference = params.get("taskDefinition") or spec["taskDefinition"]
+            if reference:
+                checked = check_load_balancers(
+                    call,
+                    params["loadBalancers"] if params.get("loadBalancers") is not None else spec.get("loadBalancers", []),
+                    task_definitions.require_active(call, reference),
+                )
+                if checked != spec.get("loadBalancers", []):
+                    spec["loadBalancers"] = checked
+                    new_deployment = True
         if params.get("taskDefinition"):
             if spec["deploymentController"]["type"] == "EXTERNAL":
                 raise InvalidParameterException("TaskDefinition must be blank")
