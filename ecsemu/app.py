@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from waitress.server import create_server
 
 from ecsemu.config import Config
 from ecsemu.context import RequestContext, Scope
@@ -32,13 +32,31 @@ from ecsemu.state.store import Store
 log = logging.getLogger("ecsemu")
 
 
-class _RequestHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive (clients reuse connections), and no line per request."""
+class HttpServer:
+    """The gateway's HTTP server: waitress (keep-alive, a pool of worker threads), bound at
+    build time so the port is known before serving; ``run`` blocks until ``shutdown``."""
 
-    protocol_version = "HTTP/1.1"
+    THREADS = 8
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s %s", self.command, self.path, code)
+    def __init__(self, host: str, port: int, app: Any) -> None:
+        self._server = create_server(app, host=host, port=port, threads=self.THREADS, ident="ecsemu")
+        self.host = host
+        self.port = int(self._server.effective_port)
+
+    def run(self) -> None:
+        self._server.run()
+
+    def shutdown(self) -> None:
+        """Close every socket from the server's own loop; ``run`` then returns."""
+
+        def close_all() -> None:
+            for channel in list(self._server._map.values()):
+                channel.close()
+
+        self._server.trigger.pull_trigger(close_all)
+
+    def close(self) -> None:
+        self._server.task_dispatcher.shutdown(timeout=5)
 
 
 def instance_namespace(config: Config) -> str:
@@ -102,7 +120,7 @@ class Emulator:
     store: Store
     runtime: ContainerRuntime
     reconciler: Reconciler
-    server: BaseWSGIServer
+    server: HttpServer
     load_balancers: LoadBalancerSync
     _thread: threading.Thread | None = None
 
@@ -128,13 +146,13 @@ class Emulator:
             default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
         )
         app = create_app(providers, gateway, reset=store.reset)
-        server = make_server(config.host, config.port, app, threaded=True, request_handler=_RequestHandler)
+        server = HttpServer(config.host, config.port, app)
         load_balancers = LoadBalancerSync(store, LoadBalancerEngine(port_offset=config.listener_port_offset))
         return cls(config, store, runtime, reconciler, server, load_balancers)
 
     @property
     def port(self) -> int:
-        return int(self.server.server_port)
+        return self.server.port
 
     @property
     def endpoint(self) -> str:
@@ -144,21 +162,23 @@ class Emulator:
         """Serve in a background thread (tests); ``serve_forever`` blocks (the CLI)."""
         self.load_balancers.start()
         self.reconciler.start()
-        self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+        self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
         self.load_balancers.start()
         self.reconciler.start()
-        self.server.serve_forever()
+        self.server.run()
 
     def shutdown(self) -> None:
         self.server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         self.close()
 
     def close(self) -> None:
         self.reconciler.stop()
         self.load_balancers.stop()
         self.runtime.close()
-        self.server.server_close()
+        self.server.close()
         self.store.close()

@@ -1,4 +1,7 @@
-"""The Flask application: route → parse → validate → provider → serialize.
+"""The gateway's WSGI application: route → parse → validate → provider → serialize.
+
+AWS requests (``POST /``) take a plain-WSGI fast path (``AwsHandler``: no framework objects,
+a few dozen microseconds of overhead); the admin endpoints go through Flask.
 
 Routing: JSON-protocol services by the prefix of ``X-Amz-Target``; a form body
 (``application/x-www-form-urlencoded``) without ``X-Amz-Target`` goes to a query-protocol
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol, runtime_checkable
 
-from flask import Flask, Response, request
+from flask import Flask
 
 from ecsemu import __version__
 from ecsemu.context import RequestContext
@@ -59,107 +63,148 @@ class GatewayConfig:
     validate: bool = True
 
 
-def create_app(
-    providers: Sequence[JsonProvider | QueryProvider], config: GatewayConfig, reset: Callable[[], None]
-) -> Flask:
-    app = Flask("ecsemu")
-    query_providers = [p for p in providers if isinstance(p, QueryProvider)]
-    json_providers = [p for p in providers if not isinstance(p, QueryProvider)]
-    by_prefix = {p.target_prefix: p for p in json_providers}
-    known = {p.service: frozenset(load_shapes_document(p.service)["operations"]) for p in json_providers}
-    by_signing_name = {p.signing_name: p for p in query_providers}
+@dataclass(frozen=True)
+class AwsRequest:
+    """What the AWS handlers read of an HTTP request (no framework objects)."""
 
-    @app.get("/_ecsemu/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "runtime": config.runtime_name}
+    target: str
+    content_type: str
+    authorization: str | None
+    body: bytes
+    query_string: bytes = b""
 
-    @app.post("/_ecsemu/reset")
-    def reset_state() -> dict[str, Any]:
-        reset()
-        return {"status": "reset"}
+    @property
+    def mimetype(self) -> str:
+        return self.content_type.split(";", 1)[0].strip().lower()
 
-    @app.route("/", methods=["POST"])
-    def aws_json() -> Response:
+
+AwsAnswer = tuple[int, list[tuple[str, str]], bytes]
+
+
+class AwsHandler:
+    """Answers AWS API requests: JSON protocols by ``X-Amz-Target``, query protocols by form."""
+
+    def __init__(self, providers: Sequence[JsonProvider | QueryProvider], config: GatewayConfig) -> None:
+        self.config = config
+        self.query_providers = [p for p in providers if isinstance(p, QueryProvider)]
+        json_providers = [p for p in providers if not isinstance(p, QueryProvider)]
+        self.by_prefix = {p.target_prefix: p for p in json_providers}
+        self.known = {p.service: frozenset(load_shapes_document(p.service)["operations"]) for p in json_providers}
+        self.by_signing_name = {p.signing_name: p for p in self.query_providers}
+
+    def _context(self, authorization: str | None, request_id: str) -> RequestContext:
+        caller = read_caller(authorization)
+        return RequestContext(
+            account_id=account_for(caller.access_key_id, self.config.default_account),
+            region=caller.region or self.config.default_region,
+            request_id=request_id,
+        )
+
+    def handle(self, request: AwsRequest) -> AwsAnswer:
         request_id = str(uuid.uuid4())
-        target = request.headers.get("X-Amz-Target", "")
-        if not target and query_providers and request.mimetype == query_protocol.FORM_CONTENT_TYPE:
-            return aws_query(request_id)
-        provider = by_prefix.get(target.partition(".")[0])
+        if not request.target and self.query_providers and request.mimetype == query_protocol.FORM_CONTENT_TYPE:
+            return self.handle_query(request, request_id)
+        target = request.target
+        provider = self.by_prefix.get(target.partition(".")[0])
         version = provider.json_version if provider else "1.1"
         try:
             if provider is None:
                 raise json_protocol.UnknownOperationException("")
             operation = json_protocol.operation_from_target(target, provider.target_prefix)
-            if operation is None or operation not in known[provider.service]:
+            if operation is None or operation not in self.known[provider.service]:
                 raise json_protocol.UnknownOperationException("")
-            params = json_protocol.parse_body(request.content_type, request.get_data())
-            if config.validate:
+            params = json_protocol.parse_body(request.content_type, request.body)
+            if self.config.validate:
                 validate_input(provider.service, operation, params)
-            caller = read_caller(request.headers.get("Authorization"))
-            context = RequestContext(
-                account_id=account_for(caller.access_key_id, config.default_account),
-                region=caller.region or config.default_region,
-                request_id=request_id,
-            )
-            result = provider.handle(context, operation, params)
+            result = provider.handle(self._context(request.authorization, request_id), operation, params)
             body, status = json_protocol.serialize_result(result), 200
         except AwsError as error:
             body, status = json_protocol.serialize_error(error), error.status_code
         except Exception:
             log.exception("unexpected failure in %s", target)
             body, status = json_protocol.serialize_error(ServerError("Internal failure.")), 500
-        return Response(
-            body,
-            status=status,
-            headers={"x-amzn-RequestId": request_id},
-            content_type=json_protocol.content_type(version),
-        )
+        return status, [("Content-Type", json_protocol.content_type(version)), ("x-amzn-RequestId", request_id)], body
 
-    def query_provider_for(action: str) -> tuple[QueryProvider, query_protocol.QueryService] | None:
-        for candidate in query_providers:
+    def _query_provider_for(self, action: str) -> tuple[QueryProvider, query_protocol.QueryService] | None:
+        for candidate in self.query_providers:
             service = query_protocol.query_service(candidate.service)
             if action in service.operations:
                 return candidate, service
         return None
 
-    def aws_query(request_id: str) -> Response:
-        caller = read_caller(request.headers.get("Authorization"))
-        provider = by_signing_name.get(caller.service or "")
+    def handle_query(self, request: AwsRequest, request_id: str) -> AwsAnswer:
+        caller = read_caller(request.authorization)
+        provider = self.by_signing_name.get(caller.service or "")
         service = query_protocol.query_service(provider.service) if provider else None
         action = ""
         try:
-            form = query_protocol.read_form(request.get_data(), request.query_string)
+            form = query_protocol.read_form(request.body, request.query_string)
             action = query_protocol.action_of(form)
             version = form.get("Version")
             if provider is None or service is None:
-                found = query_provider_for(action)
+                found = self._query_provider_for(action)
                 if found is None:
                     raise query_protocol.invalid_action(action, version)
                 provider, service = found
             if action not in service.operations or (version and version != service.api_version):
                 raise query_protocol.invalid_action(action, version)
             params = service.parse(action, form)
-            if config.validate:
+            if self.config.validate:
                 validate_input(provider.service, action, params)
-            context = RequestContext(
-                account_id=account_for(caller.access_key_id, config.default_account),
-                region=caller.region or config.default_region,
-                request_id=request_id,
-            )
-            result = provider.handle(context, action, params)
+            result = provider.handle(self._context(request.authorization, request_id), action, params)
             body, status = service.serialize_result(action, result, request_id), 200
         except AwsError as error:
-            body, status = query_error(error, service, request_id)
+            body, status = self._query_error(error, service, request_id)
         except Exception:
             log.exception("unexpected failure in %s", action or "a query request")
-            body, status = query_error(ServerError("Internal failure."), service, request_id)
-        return Response(
-            body, status=status, headers={"x-amzn-RequestId": request_id}, content_type=query_protocol.XML_CONTENT_TYPE
-        )
+            body, status = self._query_error(ServerError("Internal failure."), service, request_id)
+        return status, [("Content-Type", query_protocol.XML_CONTENT_TYPE), ("x-amzn-RequestId", request_id)], body
 
-    def query_error(error: AwsError, service: query_protocol.QueryService | None, request_id: str) -> tuple[bytes, int]:
+    def _query_error(
+        self, error: AwsError, service: query_protocol.QueryService | None, request_id: str
+    ) -> tuple[bytes, int]:
         if service is None:
-            service = query_protocol.query_service(query_providers[0].service)
+            service = query_protocol.query_service(self.query_providers[0].service)
         return service.serialize_error(error, request_id)
 
-    return app
+
+class Gateway:
+    """The WSGI application: AWS requests (``POST /``) on a plain-WSGI fast path, everything
+    else (the admin endpoints) through Flask."""
+
+    def __init__(self, aws: AwsHandler, admin: Flask) -> None:
+        self.aws = aws
+        self.admin = admin
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO", "/") != "/":
+            return self.admin(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        request = AwsRequest(
+            target=environ.get("HTTP_X_AMZ_TARGET", ""),
+            content_type=environ.get("CONTENT_TYPE", ""),
+            authorization=environ.get("HTTP_AUTHORIZATION"),
+            body=body,
+            query_string=environ.get("QUERY_STRING", "").encode("latin-1"),
+        )
+        status, headers, payload = self.aws.handle(request)
+        start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+def create_app(
+    providers: Sequence[JsonProvider | QueryProvider], config: GatewayConfig, reset: Callable[[], None]
+) -> Gateway:
+    admin = Flask("ecsemu")
+
+    @admin.get("/_ecsemu/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "runtime": config.runtime_name}
+
+    @admin.post("/_ecsemu/reset")
+    def reset_state() -> dict[str, Any]:
+        reset()
+        return {"status": "reset"}
+
+    return Gateway(AwsHandler(providers, config), admin)
