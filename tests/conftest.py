@@ -28,6 +28,9 @@ from ecsemu.app import Emulator
 from ecsemu.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Fixtures that live in modules of their own.
+pytest_plugins = ["alb_fixture"]
 REGION = "us-east-1"
 
 

@@ -1,0 +1,77 @@
+"""A web service behind the embedded Application Load Balancer, for the end-to-end tests.
+
+``web_behind_alb``: an ALB, an ``ip`` target group with fast health checks (5 s, 2 checks),
+an HTTP listener, and a service of 3 awsvpc tasks of the test web image registered in it,
+all healthy. Yields the clients, the target group ARN and the listener's bound port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from conftest import client, wait_until
+
+IMAGE = "ecsemu-test/web:latest"  # built by scripts/build-test-images.sh
+WAIT = {"Delay": 1, "MaxAttempts": 90}
+NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}}
+
+
+def listener_port(elbv2: Any, listener_arn: str) -> int:
+    def bound() -> str | None:
+        tags = elbv2.describe_tags(ResourceArns=[listener_arn])["TagDescriptions"][0]["Tags"]
+        return next((t["Value"] for t in tags if t["Key"] == "ecsemu:bound-port"), None)
+
+    return int(wait_until(bound, what="the listener to be bound"))
+
+
+def answer(port: int) -> dict[str, Any] | None:
+    try:
+        response = requests.get(f"http://127.0.0.1:{port}/", timeout=3)
+    except requests.RequestException:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+@pytest.fixture
+def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, Any]]:
+    ecs, elbv2 = docker_ecs, client("elbv2", docker_emulator.endpoint)
+    lb = elbv2.create_load_balancer(Name="web", Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
+    tg = elbv2.create_target_group(
+        Name="web", Protocol="HTTP", Port=8080, VpcId=lb["VpcId"], TargetType="ip",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2,
+    )["TargetGroups"][0]  # fmt: skip
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=tg["TargetGroupArn"], Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "10"}]
+    )
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18080,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+    )["Listeners"][0]  # fmt: skip
+    ecs.create_cluster(clusterName="alb")
+    ecs.register_task_definition(
+        family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": IMAGE, "portMappings": [{"containerPort": 8080}], "stopTimeout": 5}],
+    )  # fmt: skip
+    ecs.create_service(
+        cluster="alb", serviceName="web", taskDefinition="web", desiredCount=3, launchType="FARGATE",
+        networkConfiguration=NETWORK, healthCheckGracePeriodSeconds=0,
+        loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "web", "containerPort": 8080}],
+    )  # fmt: skip
+    ecs.get_waiter("services_stable").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
+    port = listener_port(elbv2, listener["ListenerArn"])
+
+    def all_healthy() -> bool:
+        states = [d["TargetHealth"]["State"] for d in elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]]
+        return states == ["healthy"] * 3
+
+    wait_until(all_healthy, timeout=60, what="three healthy targets")
+    yield {"ecs": ecs, "elbv2": elbv2, "tg": tg["TargetGroupArn"], "port": port}
+    ecs.update_service(cluster="alb", service="web", desiredCount=0)
+    ecs.delete_service(cluster="alb", service="web", force=True)
+    ecs.get_waiter("services_inactive").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
+
+
