@@ -241,3 +241,8 @@ def require_one_of(params: Params, *names: str) -> None:
     given = [name for name in names if params.get(name)]
     if len(given) > 1:
         raise ValidationError(f"{' and '.join(given)} cannot be specified at the same time")
+
+
+def attribute_list(attributes: dict[str, str]) -> list[dict[str, str]]:
+    """Stored attributes ``{key: value}`` as the API answers them: ``[{"Key", "Value"}]``."""
+    return [{"Key": key, "Value": value} for key, value in attributes.items()]

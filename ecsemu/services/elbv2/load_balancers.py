@@ -48,6 +48,7 @@ from ecsemu.services.elbv2.base import (
     Call,
     Params,
     Result,
+    attribute_list,
     check_arn,
     new_hex_id,
     new_record,
@@ -341,14 +342,10 @@ def delete_load_balancer(call: Call, params: Params) -> Result:
     return {}
 
 
-def _attribute_list(attributes: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in attributes.items()]
-
-
 @operation("DescribeLoadBalancerAttributes")
 def describe_load_balancer_attributes(call: Call, params: Params) -> Result:
     record = require(call, LOAD_BALANCER, params["LoadBalancerArn"])
-    return {"Attributes": _attribute_list(spec_of(record)["Attributes"])}
+    return {"Attributes": attribute_list(spec_of(record)["Attributes"])}
 
 
 def _check_attribute(key: str, value: str, known: dict[str, str]) -> None:
@@ -379,7 +376,7 @@ def modify_load_balancer_attributes(call: Call, params: Params) -> Result:
                 )
             spec["Attributes"][key] = value
         call.put(LOAD_BALANCER, spec["LoadBalancerArn"], record)
-    return {"Attributes": _attribute_list(spec["Attributes"])}
+    return {"Attributes": attribute_list(spec["Attributes"])}
 
 
 @operation("SetSecurityGroups")

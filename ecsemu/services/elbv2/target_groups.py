@@ -47,6 +47,7 @@ from ecsemu.services.elbv2.base import (
     Call,
     Params,
     Result,
+    attribute_list,
     check_arn,
     new_hex_id,
     new_record,
@@ -369,14 +370,10 @@ def delete_target_group(call: Call, params: Params) -> Result:
     return {}
 
 
-def _attribute_list(attributes: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in attributes.items()]
-
-
 @operation("DescribeTargetGroupAttributes")
 def describe_target_group_attributes(call: Call, params: Params) -> Result:
     record = require(call, TARGET_GROUP, params["TargetGroupArn"])
-    return {"Attributes": _attribute_list(spec_of(record)["Attributes"])}
+    return {"Attributes": attribute_list(spec_of(record)["Attributes"])}
 
 
 def _check_attribute(key: str, value: str, spec: dict[str, Any]) -> None:
@@ -416,4 +413,4 @@ def modify_target_group_attributes(call: Call, params: Params) -> Result:
         ):
             raise ValidationError("An application cookie name must be specified for app_cookie stickiness")
         call.put(TARGET_GROUP, spec["TargetGroupArn"], record)
-    return {"Attributes": _attribute_list(attributes)}
+    return {"Attributes": attribute_list(attributes)}
