@@ -113,6 +113,15 @@ class ElbTargetRegistry:
     def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None:
         self._call(scope, "DeregisterTargets", target_group_arn, target_id, port)
 
+    def route(self, scope: Scope, rule_arn: str, weights: tuple[tuple[str, int], ...]) -> None:
+        context = RequestContext(account_id=scope.account_id, region=scope.region)
+        groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights]
+        action = {"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}
+        try:
+            self.elbv2.handle(context, "ModifyRule", {"RuleArn": rule_arn, "Actions": [action]})
+        except AwsError as error:
+            log.warning("shifting traffic on %s failed: %s", rule_arn, error.message)
+
 
 @dataclass
 class Emulator:

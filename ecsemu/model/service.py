@@ -25,6 +25,29 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: Record = {
     "strategy": "ROLLING",
 }
 MAX_EVENTS = 100
+TRAFFIC_SHIFTING = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
+
+
+def strategy(spec: Record) -> str:
+    return str(spec["deploymentConfiguration"].get("strategy") or "ROLLING")
+
+
+def _target_groups(spec: Record) -> list[str]:
+    """The target group each of the service's ``loadBalancers`` entries sends a new deployment's
+    tasks to. Rolling: the entry's own. Blue/green (and linear, canary): the one of the pair
+    (``targetGroupArn``, ``advancedConfiguration.alternateTargetGroupArn``) that the previous
+    deployment did not use, so the new revision starts beside the old one."""
+    entries = spec.get("loadBalancers") or []
+    previous = spec["deployments"][-1].get("targetGroupArns") if spec.get("deployments") else None
+    chosen = []
+    for index, entry in enumerate(entries):
+        primary_group = entry["targetGroupArn"]
+        alternate = (entry.get("advancedConfiguration") or {}).get("alternateTargetGroupArn")
+        if strategy(spec) in TRAFFIC_SHIFTING and alternate and previous and index < len(previous):
+            chosen.append(alternate if previous[index] == primary_group else primary_group)
+        else:
+            chosen.append(primary_group)
+    return chosen
 
 
 def new_deployment(deployment_id: str, spec: Record, now: float) -> Record:
@@ -40,6 +63,8 @@ def new_deployment(deployment_id: str, spec: Record, now: float) -> Record:
             deployment[member] = spec[member]
     if deployment["launchType"] is None:
         del deployment["launchType"]
+    if spec.get("loadBalancers"):
+        deployment["targetGroupArns"] = _target_groups(spec)
     return deployment
 
 

@@ -102,6 +102,15 @@ class DeregisterTarget:
 
 
 @dataclass(frozen=True)
+class ShiftTraffic:
+    """Point a production listener rule at target groups with these weights (blue/green)."""
+
+    scope: Scope
+    rule_arn: str
+    weights: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class SetServiceStatus:
     scope: Scope
     key: str
@@ -110,5 +119,5 @@ class SetServiceStatus:
 
 Action = (
     Launch | StopContainers | RemoveContainers | SetTaskStatus | ForgetTask | PlaceTasks | StopTask | RollBack
-    | RegisterTarget | DeregisterTarget | SetServiceStatus
+    | RegisterTarget | DeregisterTarget | ShiftTraffic | SetServiceStatus
 )

@@ -25,6 +25,7 @@ from ecsemu.reconcile.actions import (
     RollBack,
     SetServiceStatus,
     SetTaskStatus,
+    ShiftTraffic,
     StopContainers,
     StopTask,
 )
@@ -41,6 +42,8 @@ class TargetRegistry(Protocol):
     def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
 
     def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
+
+    def route(self, scope: Scope, rule_arn: str, weights: tuple[tuple[str, int], ...]) -> None: ...
 
 
 class Executor:
@@ -80,6 +83,9 @@ class Executor:
                 self._place(action, now)
             case RollBack():
                 self._roll_back(action, now)
+            case ShiftTraffic(scope=scope, rule_arn=rule_arn, weights=weights):
+                if self.registry is not None:
+                    self.registry.route(scope, rule_arn, weights)
             case RegisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
                 if self.registry is not None:
                     self.registry.register(scope, arn, target_id, port)
@@ -151,9 +157,19 @@ class Executor:
                     deployment_id=deployment["id"],
                     enable_execute_command=bool(spec.get("enableExecuteCommand")),
                     platform_version=deployment.get("platformVersion") if deployment.get("platformVersion") != "LATEST" else None,
-                    load_balancers=spec.get("loadBalancers"),
+                    load_balancers=_deployment_load_balancers(spec, deployment),
                 )
                 self.store.put(action.scope, "task", key, record)
+
+
+def _deployment_load_balancers(spec: Record, deployment: Record) -> list[Record]:
+    """The service's load balancer entries, pointed at the deployment's own target groups."""
+    groups = deployment.get("targetGroupArns") or []
+    entries = []
+    for index, entry in enumerate(spec.get("loadBalancers") or []):
+        target_group = groups[index] if index < len(groups) else entry["targetGroupArn"]
+        entries.append({"targetGroupArn": target_group, "containerName": entry["containerName"], "containerPort": entry["containerPort"]})
+    return entries
 
 
 def _replace_status(service: Record, status: Record) -> None:

@@ -31,8 +31,8 @@ from typing import Any
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
-from ecsemu.reconcile import targets
-from ecsemu.reconcile.actions import Action, PlaceTasks, RollBack, SetServiceStatus, StopTask
+from ecsemu.reconcile import targets, traffic_shift
+from ecsemu.reconcile.actions import Action, PlaceTasks, RollBack, SetServiceStatus, ShiftTraffic, StopTask
 from ecsemu.reconcile.ids import Ids
 
 Record = dict[str, Any]
@@ -130,7 +130,12 @@ def plan_service(
     elif primary is not None:
         actions += _replace_unhealthy(scope, spec, by_deployment, now, events, target_groups)
         actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status)
-        if status["deployments"].get(primary["id"], {}).get("rolloutState") != "FAILED":
+        shifting = service_model.strategy(spec) in service_model.TRAFFIC_SHIFTING and len(deployments) > 1
+        if status["deployments"].get(primary["id"], {}).get("rolloutState") == "FAILED":
+            pass
+        elif shifting:
+            actions += _shift(scope, key, spec, deployments, by_deployment, now, ids, events, status, target_groups)
+        else:
             actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status, target_groups)
 
     _count(spec, status, deployments, by_deployment, now, events, target_groups)
@@ -301,6 +306,55 @@ def _roll(
             actions.append(PlaceTasks(scope, key, primary["id"], task_ids))
             listed = " ".join(f"(task {task_id})" for task_id in task_ids)
             events.append(f"(service {name}) has started {room} tasks: {listed}.")
+    return actions
+
+
+def _shift(
+    scope: Scope,
+    key: str,
+    spec: Record,
+    deployments: list[Record],
+    by_deployment: dict[str, _Tasks],
+    now: float,
+    ids: Ids,
+    events: list[str],
+    status: Record,
+    target_groups: dict[str, Record],
+) -> list[Action]:
+    """Blue/green, linear, canary: start the new revision in full beside the old one, move the
+    production listener rules' weights once it is healthy, retire the old after the bake."""
+    name = spec["serviceName"]
+    primary = deployments[-1]
+    new = by_deployment[primary["id"]]
+    entry = status["deployments"].setdefault(primary["id"], {})
+    configuration = spec["deploymentConfiguration"]
+    actions: list[Action] = []
+    need = int(spec["desiredCount"]) - len(new.live)
+    if need > 0:
+        task_ids = tuple(ids.task_id() for _ in range(need))
+        actions.append(PlaceTasks(scope, key, primary["id"], task_ids))
+        events.append(f"(service {name}) has started {need} tasks: " + " ".join(f"(task {t})" for t in task_ids) + ".")
+        return actions
+    if need < 0 or sum(1 for t in new.live if is_healthy(t, target_groups)) < int(spec["desiredCount"]):
+        return actions  # wait until the new revision is healthy in full
+    percent = int(entry.get("trafficPercent", 0))
+    wanted = traffic_shift.next_percent(configuration, percent, entry.get("trafficShiftedAt"), now)
+    if wanted != percent:
+        previous = deployments[-2]
+        for index, balancer in enumerate(spec.get("loadBalancers") or []):
+            rule = (balancer.get("advancedConfiguration") or {}).get("productionListenerRule")
+            new_groups, old_groups = primary.get("targetGroupArns") or [], previous.get("targetGroupArns") or []
+            if rule and index < len(new_groups) and index < len(old_groups) and new_groups[index] != old_groups[index]:
+                actions.append(ShiftTraffic(scope, rule, ((new_groups[index], wanted), (old_groups[index], 100 - wanted))))
+        entry.update(trafficPercent=wanted, trafficShiftedAt=now)
+        events.append(f"(service {name}) (deployment {primary['id']}) shifted {wanted}% of production traffic to the new revision.")
+        return actions
+    if wanted >= 100 and traffic_shift.bake_over(configuration, entry.get("trafficShiftedAt"), now):
+        old_live = [t for d in deployments[:-1] for t in by_deployment[d["id"]].live]
+        for task in old_live:
+            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
+        if old_live:
+            events.append(f"(service {name}) has stopped {len(old_live)} running tasks: {_ids(old_live)}.")
     return actions
 
 

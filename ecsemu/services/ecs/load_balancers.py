@@ -53,5 +53,42 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
                 f"The provided target group {arn} has target type {target_type}, which is incompatible with the "
                 "awsvpc network mode specified in the task definition."
             )
-        checked.append({"targetGroupArn": arn, "containerName": name, "containerPort": port})
+        stored: Record = {"targetGroupArn": arn, "containerName": name, "containerPort": port}
+        advanced = entry.get("advancedConfiguration")
+        if advanced:
+            stored["advancedConfiguration"] = _check_advanced(lb_call, attached, arn, advanced)
+        checked.append(stored)
     return checked
+
+
+def _check_advanced(lb_call: elbv2.Call, attached: dict[str, list[str]], arn: str, advanced: Record) -> Record:
+    """A blue/green pair: the alternate target group and the production listener rule."""
+    alternate = advanced.get("alternateTargetGroupArn")
+    if not alternate or lb_call.find(elbv2.TARGET_GROUP, alternate) is None:
+        raise InvalidParameterException(f"The alternate target group {alternate} does not exist.")
+    if alternate == arn:
+        raise InvalidParameterException("The alternate target group must differ from the target group.")
+    if alternate not in attached:
+        raise InvalidParameterException(
+            f"The target group with targetGroupArn {alternate} does not have an associated load balancer."
+        )
+    for member in ("productionListenerRule", "testListenerRule"):
+        rule = advanced.get(member)
+        required = member == "productionListenerRule"
+        if (required or rule) and (not rule or lb_call.find(elbv2.RULE, rule) is None):
+            raise InvalidParameterException(f"The {member} {rule} does not exist.")
+    return dict(advanced)
+
+
+def check_strategy(strategy: str, load_balancers: list[Record], controller: str) -> None:
+    """Blue/green, linear and canary shift production traffic: they need the pair of target
+    groups and the production listener rule of every load balancer entry."""
+    if strategy == "ROLLING" or controller != "ECS":
+        return
+    if not load_balancers or not all(
+        (entry.get("advancedConfiguration") or {}).get("productionListenerRule") for entry in load_balancers
+    ):
+        raise InvalidParameterException(
+            f"The {strategy} deployment strategy requires loadBalancers with an advancedConfiguration "
+            "(alternateTargetGroupArn and productionListenerRule)."
+        )

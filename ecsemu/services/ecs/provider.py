@@ -16,6 +16,7 @@ from ecsemu.services.ecs import (  # noqa: F401  (importing a module registers i
     capacity_providers,
     clusters,
     container_instances,
+    service_deployments,
     services,
     tags,
     task_definitions,

@@ -21,7 +21,7 @@ from ecsemu.services.ecs.errors import (
     ServiceNotActiveException,
     ServiceNotFoundException,
 )
-from ecsemu.services.ecs.load_balancers import check_load_balancers
+from ecsemu.services.ecs.load_balancers import check_load_balancers, check_strategy
 from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.services.ecs.tasks import _check_network
 from ecsemu.state.store import Record
@@ -153,8 +153,10 @@ def _deployment_configuration(given: Record | None, base: Record) -> Record:
     configuration = {**base, **(given or {})}
     breaker = {**base["deploymentCircuitBreaker"], **configuration.get("deploymentCircuitBreaker", {})}
     configuration["deploymentCircuitBreaker"] = breaker
-    if configuration.get("strategy", "ROLLING") != "ROLLING":
-        raise NotSupportedError(f"Deployment strategy {configuration['strategy']}")
+    if configuration.get("lifecycleHooks"):
+        raise NotSupportedError("Deployment lifecycle hooks (their Lambda functions cannot run locally)")
+    if configuration.get("strategy", "ROLLING") not in ("ROLLING", *service_model.TRAFFIC_SHIFTING):
+        raise InvalidParameterException(f"Invalid deployment strategy: {configuration['strategy']}")
     maximum, minimum = configuration["maximumPercent"], configuration["minimumHealthyPercent"]
     if not 0 <= minimum <= 100:
         raise InvalidParameterException("minimumHealthyPercent must be between 0 and 100.")
@@ -237,6 +239,9 @@ def create_service(call: Call, params: Params) -> Result:
             _check_network(definition, params)
             launch_type, strategy = _launch(call, params, definition, cluster)
             load_balancers = check_load_balancers(call, params.get("loadBalancers") or [], definition)
+            check_strategy(
+                (params.get("deploymentConfiguration") or {}).get("strategy", "ROLLING"), load_balancers, controller["type"]
+            )
         spec: Record = {
             "serviceName": name,
             "serviceArn": call.arn("service", f"{cluster_name}/{name}"),
@@ -374,6 +379,7 @@ def update_service(call: Call, params: Params) -> Result:
                        "propagateTags", "placementConstraints", "placementStrategy", "availabilityZoneRebalancing"):  # fmt: skip
             if member in params:
                 spec[member] = params[member]
+        check_strategy(service_model.strategy(spec), spec.get("loadBalancers", []), spec["deploymentController"]["type"])
         if new_deployment and spec["deploymentController"]["type"] == "ECS":
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
         call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)

@@ -1,0 +1,113 @@
+"""A blue/green deployment behind the embedded ALB: the new revision starts in full in the
+alternate target group, the production listener rule moves all traffic to it, and the old
+revision is retired — with no failed request under steady load."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import requests
+from alb_fixture import WAIT, listener_port
+from conftest import client, wait_until
+
+pytestmark = pytest.mark.docker
+
+NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}}
+HEALTH = {
+    "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2,
+    "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2,
+}  # fmt: skip
+
+
+def _definition(ecs: Any, image: str) -> str:
+    return str(
+        ecs.register_task_definition(
+            family="bg", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+            containerDefinitions=[{"name": "web", "image": image, "portMappings": [{"containerPort": 8080}], "stopTimeout": 5}],
+        )["taskDefinition"]["taskDefinitionArn"]
+    )  # fmt: skip
+
+
+def test_blue_green_moves_traffic_to_the_new_target_group(docker_ecs: Any, docker_emulator: Any) -> None:
+    ecs, elbv2 = docker_ecs, client("elbv2", docker_emulator.endpoint)
+    lb = elbv2.create_load_balancer(Name="bg", Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
+    blue, green = (
+        elbv2.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=lb["VpcId"], TargetType="ip", **HEALTH)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for name in ("bg-blue", "bg-green")
+    )
+    for arn in (blue, green):
+        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "10"}])
+    weighted = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18081,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}],
+    )["Listeners"][0]  # fmt: skip
+    production_rule = next(r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if r["IsDefault"])
+    port = listener_port(elbv2, listener["ListenerArn"])
+
+    ecs.create_cluster(clusterName="bg")
+    v1 = _definition(ecs, "ecsemu-test/web:latest")
+    ecs.create_service(
+        cluster="bg", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="FARGATE", networkConfiguration=NETWORK,
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
+        loadBalancers=[{
+            "targetGroupArn": blue, "containerName": "web", "containerPort": 8080,
+            "advancedConfiguration": {
+                "alternateTargetGroupArn": green, "productionListenerRule": production_rule["RuleArn"],
+                "roleArn": "arn:aws:iam::123456789012:role/ecsInfrastructure",
+            },
+        }],
+    )  # fmt: skip
+    ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
+
+    def healthy_in(arn: str, count: int) -> bool:
+        states = [d["TargetHealth"]["State"] for d in elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+        return states.count("healthy") == count
+
+    wait_until(lambda: healthy_in(blue, 2), timeout=60, what="blue to be healthy")
+
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                response = session.get(f"http://127.0.0.1:{port}/", timeout=5)
+                if response.status_code == 200:
+                    versions.append(response.json()["version"])
+                else:
+                    failures.append(f"HTTP {response.status_code}")
+            except requests.RequestException as error:
+                failures.append(repr(error))
+
+    workers = [threading.Thread(target=load) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        wait_until(lambda: len(versions) > 20, what="the load to flow")
+        v2 = _definition(ecs, "ecsemu-test/web:v2")
+        ecs.update_service(cluster="bg", service="web", taskDefinition=v2)
+        wait_until(lambda: healthy_in(green, 2), timeout=90, what="the green revision to be healthy")
+        ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
+        seen = len(versions)
+        wait_until(lambda: len(versions) > seen + 20, what="requests after the switch")
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        ecs.update_service(cluster="bg", service="web", desiredCount=0)
+        ecs.delete_service(cluster="bg", service="web", force=True)
+        ecs.get_waiter("services_inactive").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
+    assert failures == []
+    assert versions[0] == "v1" and set(versions[-20:]) == {"v2"}
+    forward = elbv2.describe_rules(RuleArns=[production_rule["RuleArn"]])["Rules"][0]["Actions"][0]["ForwardConfig"]
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["TargetGroups"]}
+    assert weights == {green: 100, blue: 0}
+    messages = [e["message"] for e in ecs.describe_services(cluster="bg", services=["web"])["services"][0]["events"]]
+    assert any("shifted 100% of production traffic" in m for m in messages)
