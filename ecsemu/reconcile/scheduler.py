@@ -129,7 +129,8 @@ def plan_service(
             status["inactive"] = True
     elif primary is not None:
         actions += _replace_unhealthy(scope, spec, by_deployment, now, events, target_groups)
-        actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status)
+        actions += _stop_requested(scope, key, spec, deployments, ids, events, status, now)
+        actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status, now)
         shifting = service_model.strategy(spec) in service_model.TRAFFIC_SHIFTING and len(deployments) > 1
         if status["deployments"].get(primary["id"], {}).get("rolloutState") == "FAILED":
             pass
@@ -209,6 +210,7 @@ def _circuit_breaker(
     ids: Ids,
     events: list[str],
     status: Record,
+    now: float,
 ) -> list[Action]:
     breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
     primary = deployments[-1]
@@ -218,10 +220,25 @@ def _circuit_breaker(
     if len(_failed(by_deployment[primary["id"]].stopped)) < breaker_threshold(int(spec["desiredCount"])):
         return []
     name = spec["serviceName"]
-    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON)
+    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON, finishedAt=now)
     events.append(f"(service {name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
     if not breaker.get("rollback"):
         return []
+    return _roll_back_from(scope, key, spec, primary, ids, events, status, now, BREAKER_REASON)
+
+
+def _roll_back_from(
+    scope: Scope,
+    key: str,
+    spec: Record,
+    failed: Record,
+    ids: Ids,
+    events: list[str],
+    status: Record,
+    now: float,
+    reason: str,
+) -> list[Action]:
+    """Start a deployment of the last COMPLETED deployment's task definition, and say so."""
     completed = [
         d for d in spec["deployments"][:-1]
         if status["deployments"].get(d["id"], {}).get("rolloutState") == "COMPLETED"
@@ -229,8 +246,36 @@ def _circuit_breaker(
     if not completed:
         return []
     target = completed[-1]
-    events.append(f"(service {name}) rolling back to deployment {target['id']}.")
-    return [RollBack(scope, key, primary["id"], ids.deployment_id(), target["taskDefinition"])]
+    new_id = ids.deployment_id()
+    status["deployments"][failed["id"]]["rollback"] = {"deploymentId": new_id, "reason": reason, "startedAt": now}
+    events.append(f"(service {spec['serviceName']}) rolling back to deployment {target['id']}.")
+    return [RollBack(scope, key, failed["id"], new_id, target["taskDefinition"])]
+
+
+def _stop_requested(
+    scope: Scope,
+    key: str,
+    spec: Record,
+    deployments: list[Record],
+    ids: Ids,
+    events: list[str],
+    status: Record,
+    now: float,
+) -> list[Action]:
+    """StopServiceDeployment asked (a spec write) to stop the PRIMARY deployment: roll back."""
+    primary = deployments[-1]
+    request = primary.get("stopRequested")
+    entry = status["deployments"].setdefault(primary["id"], {})
+    if not request or entry.get("stopped") or entry.get("rolloutState", "IN_PROGRESS") != "IN_PROGRESS":
+        return []
+    reason = "Service deployment rolled back because of a stop request."
+    entry.update(
+        rolloutState="FAILED",
+        rolloutStateReason=f"ECS deployment {primary['id']} stopped.",
+        stopped={"stopType": request.get("stopType", "ROLLBACK"), "at": now},
+    )
+    events.append(f"(service {spec['serviceName']}) (deployment {primary['id']}) deployment stopped.")
+    return _roll_back_from(scope, key, spec, primary, ids, events, status, now, reason)
 
 
 def _roll(

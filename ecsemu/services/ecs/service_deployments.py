@@ -186,7 +186,8 @@ def views(service: Record) -> list[_View]:
             continue
         observed = _observed(service, deployment["id"])
         rollout = observed.get("rolloutState", "IN_PROGRESS")
-        reason = str(observed.get("rolloutStateReason") or f"ECS deployment {deployment['id']} in progress.")
+        done = "completed" if rollout == "COMPLETED" else "in progress"
+        reason = str(observed.get("rolloutStateReason") or f"ECS deployment {deployment['id']} {done}.")
         # The first later deployment that is not this one's rollback replaced it.
         later = [d for i, d in enumerate(deployments) if i > index and i != rollbacks.get(index)]
         replaced_at = float(later[0]["createdAt"]) if later else None
@@ -209,7 +210,9 @@ def views(service: Record) -> list[_View]:
 def _failed_view(service: Record, view: _View, rollbacks: dict[int, int], replaced_at: float | None) -> None:
     deployments: list[Record] = service["spec"]["deployments"]
     observed = view.observed
-    stopped_at = float((observed.get("stopped") or {}).get("at") or observed.get("updatedAt") or view.deployment["createdAt"])
+    stopped_at = float(
+        (observed.get("stopped") or {}).get("at") or observed.get("updatedAt") or view.deployment["createdAt"]
+    )
     recorded = observed.get("rollback") or {}
     view.rollback_reason = str(recorded.get("reason") or view.reason)
     target = rollbacks.get(view.index)
@@ -328,7 +331,13 @@ def revision(call: Call, service: Record, deployment: Record) -> dict[str, Any]:
         "guardDutyEnabled": False,
         "createdAt": deployment["createdAt"],
     }
-    for member in ("launchType", "capacityProviderStrategy", "platformVersion", "platformFamily", "networkConfiguration"):
+    for member in (
+        "launchType",
+        "capacityProviderStrategy",
+        "platformVersion",
+        "platformFamily",
+        "networkConfiguration",
+    ):
         if deployment.get(member):
             item[member] = deployment[member]
     return item
@@ -423,7 +432,9 @@ def describe_service_revisions(call: Call, params: Params) -> Result:
         deployment = None
         if match is not None and match[0]["spec"]["deploymentController"]["type"] == "ECS":
             service, number = match
-            deployment = next((d for d in service["spec"]["deployments"] if d["id"] == DEPLOYMENT_PREFIX + number), None)
+            deployment = next(
+                (d for d in service["spec"]["deployments"] if d["id"] == DEPLOYMENT_PREFIX + number), None
+            )
         if match is None or deployment is None:
             failures.append({"arn": text, "reason": "MISSING"})
         else:
@@ -439,7 +450,9 @@ def stop_service_deployment(call: Call, params: Params) -> Result:
     if parsed is None or parsed.resource_type != DEPLOYMENT_TYPE:
         raise InvalidParameterException(f"Invalid service deployment ARN: {text}")
     if stop_type != "ROLLBACK":
-        raise InvalidParameterException(f"stopType {stop_type} is not valid for this deployment. The valid value is ROLLBACK.")
+        raise InvalidParameterException(
+            f"stopType {stop_type} is not valid for this deployment. The valid value is ROLLBACK."
+        )
     with call.store.transaction():
         match = _find_view(call, text)
         if match is None:
@@ -450,7 +463,9 @@ def stop_service_deployment(call: Call, params: Params) -> Result:
         if view.status not in STOPPABLE:
             raise ConflictException(f"The service deployment is {view.status} and can no longer be stopped.")
         if not _completed_before(service, view.index):
-            raise ConflictException("The service deployment has no earlier successful service revision to roll back to.")
+            raise ConflictException(
+                "The service deployment has no earlier successful service revision to roll back to."
+            )
         index = view.index
         requested = {"stopType": stop_type, "requestedAt": call.now}
 
