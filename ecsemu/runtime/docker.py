@@ -41,6 +41,7 @@ import docker.errors
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
 from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
+from ecsemu.runtime.docker_facts import ContainerFacts
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -90,15 +91,6 @@ class _Job:
     polls: int = 0
 
 
-@dataclass(frozen=True)
-class _Details:
-    state: str
-    started_at: float | None
-    finished_at: float | None
-    exit_code: int | None
-    oom_killed: bool
-
-
 class DockerRuntime:
     """The ``ContainerRuntime`` port on a Docker engine.
 
@@ -144,8 +136,7 @@ class DockerRuntime:
         self._busy: set[tuple[str, str]] = set()  # ("stop" | "remove", task arn) in flight
         self._task_locks: dict[str, threading.Lock] = {}
         self._images = sandboxes.Images(self._api)
-        self._details: dict[str, _Details] = {}
-        self._digests: dict[str, str] = {}
+        self._facts = ContainerFacts(self._api)
         self._networks = sandboxes.Networks(self._api)
         self._host_cpus: int | None = None
         self._callbacks: list[Callable[[], None]] = []
@@ -181,10 +172,9 @@ class DockerRuntime:
             labels = summary.get("Labels") or {}
             if spec.owned(labels, self.namespace) and labels.get(spec.TASK_ARN):
                 grouped.setdefault(labels[spec.TASK_ARN], []).append(summary)
+        self._facts.forget_all_but(s["Id"] for s in summaries)
         with self._lock:
             jobs, halted, hidden = dict(self._jobs), set(self._halted), set(self._hidden)
-            for gone in self._details.keys() - {s["Id"] for s in summaries}:
-                del self._details[gone]
         # A finished launch whose containers are all gone is not reported (unless it failed):
         # the reconciler must see the task vanish.
         live = {arn for arn, job in jobs.items() if job.phase != "done" or job.failure}
@@ -370,7 +360,7 @@ class DockerRuntime:
                     continue
             job.started[name] = time.time()
             existing[name] = {**info, "State": "running", "Status": "Up"}
-            self._warm(info["Id"])
+            self._facts.warm(info["Id"])
         return waiting
 
     def _block(self, job: _Job, name: str, reason: str) -> None:
@@ -396,7 +386,7 @@ class DockerRuntime:
                 verdict = "wait"
                 # ECS: a dependency's startTimeout bounds COMPLETE, SUCCESS and HEALTHY waits.
                 timeout = job.by_name[other].get("startTimeout")
-                started = job.started.get(other) or (self._inspect(info["Id"]).started_at if info and state == "running" else None)
+                started = job.started.get(other) or (self._facts.inspect(info["Id"]).started_at if info and state == "running" else None)
                 if timeout and condition != "START" and started and time.time() > started + float(timeout):
                     return "fail", spec.dependency_failure(other, name, "TIMEOUT", None)
         return verdict, ""
@@ -536,8 +526,8 @@ class DockerRuntime:
         name, docker_state = labels[spec.CONTAINER_NAME], str(summary.get("State", ""))
         state = spec.container_state(docker_state)
         if state == "created":  # never started; a halted task's never will
-            return ObservedContainer(name, "exited" if halted else "created", runtime_id=summary["Id"], image_digest=self._digest(summary))
-        details = self._inspect(summary["Id"], docker_state)
+            return ObservedContainer(name, "exited" if halted else "created", runtime_id=summary["Id"], image_digest=self._facts.digest(summary))
+        details = self._facts.inspect(summary["Id"], docker_state)
         exited = state == "exited"
         exit_code = (details.exit_code if details.exit_code is not None else spec.exit_code_from_status(status)) if exited else None
         return ObservedContainer(
@@ -547,56 +537,11 @@ class DockerRuntime:
             reason=spec.OOM_REASON if exited and details.oom_killed else None,
             health=spec.health_from_status(status) if state == "running" else "UNKNOWN",
             runtime_id=summary["Id"],
-            image_digest=self._digest(summary),
+            image_digest=self._facts.digest(summary),
             started_at=details.started_at,
             finished_at=details.finished_at if exited else None,
             network_bindings=sandboxes.network_bindings(labels.get(spec.PORTS, ""), published, labels.get(spec.NETWORK_MODE) == "host"),
         )
-
-    def _inspect(self, container_id: str, docker_state: str | None = None) -> _Details:
-        """A container's start and exit details, inspected once per state and cached."""
-        with self._lock:
-            cached = self._details.get(container_id)
-        if cached is not None and docker_state in (None, cached.state):
-            return cached
-        return self._warm(container_id) or _Details(docker_state or "", None, None, None, False)
-
-    def _warm(self, container_id: str) -> _Details | None:
-        try:
-            state = self._api.inspect_container(container_id).get("State") or {}
-        except docker.errors.NotFound:
-            return None
-        status = str(state.get("Status", ""))
-        started, finished = spec.docker_time(state.get("StartedAt")), spec.docker_time(state.get("FinishedAt"))
-        if started is not None and finished is not None:
-            finished = max(started, finished)  # a process that exits at once can "finish" first
-        details = _Details(
-            state=status,
-            started_at=started,
-            finished_at=finished,
-            exit_code=int(state.get("ExitCode", 0)) if status in ("exited", "dead") else None,
-            oom_killed=bool(state.get("OOMKilled")),
-        )
-        with self._lock:
-            self._details[container_id] = details
-        return details
-
-    def _digest(self, summary: Record) -> str | None:
-        """The image's registry digest when it has one, else its local image id (cached)."""
-        image_id = summary.get("ImageID")
-        if not image_id:
-            return None
-        with self._lock:
-            known = self._digests.get(image_id)
-        if known is None:
-            try:
-                repo_digests = self._api.inspect_image(image_id).get("RepoDigests") or []
-            except docker.errors.APIError:
-                repo_digests = []
-            known = str(repo_digests[0]).split("@", 1)[1] if repo_digests else str(image_id)
-            with self._lock:
-                self._digests[image_id] = known
-        return known
 
     # --- events ----------------------------------------------------------------------------
 
@@ -632,10 +577,9 @@ class DockerRuntime:
             return
         container_id = str(actor.get("ID") or event.get("id") or "")
         if action in ("start", "die", "oom"):
-            self._warm(container_id)  # so the observe this wakes finds the details cached
+            self._facts.warm(container_id)  # so the observe this wakes finds the details cached
         elif action == "destroy":
-            with self._lock:
-                self._details.pop(container_id, None)
+            self._facts.forget(container_id)
         arn = attributes.get(spec.TASK_ARN)
         with self._lock:
             job = self._jobs.get(arn) if arn and action != "create" else None
