@@ -267,7 +267,7 @@ class DockerRuntime:
             if pulling is not None:
                 return pulling + 0.01  # or at once, when a pull ends
             sandboxes.create_task_volumes(self._api, launch, self.namespace)
-        if launch.network_mode != "host":
+        if sandboxes.needs_sandbox(launch):
             self._ensure_sandbox(launch, existing.get(spec.SANDBOX_CONTAINER_NAME))
         for name in missing:
             existing[name] = self._create(job, name)
@@ -322,7 +322,16 @@ class DockerRuntime:
         container_spec = spec.container_spec(
             job.launch, job.by_name[name], image=job.images.local[name], env=job.env[name], rank=ranks[name], host_cpus=self._cpus()
         )
-        container_id = self._create_container(job.launch.task_arn, spec.in_namespace(container_spec, self.namespace), name)
+        launch = job.launch
+        if launch.network_mode == "host" or sandboxes.needs_sandbox(launch):
+            container_id = self._create_container(launch.task_arn, spec.in_namespace(container_spec, self.namespace), name)
+        elif launch.network_mode == "none":
+            own = sandboxes.standalone(container_spec, launch, None)
+            container_id = self._create_container(launch.task_arn, spec.in_namespace(own, self.namespace), name)
+        else:
+            with self._networks.joined(launch.cluster) as network:
+                own = sandboxes.standalone(container_spec, launch, network)
+                container_id = self._create_container(launch.task_arn, spec.in_namespace(own, self.namespace), name)
         return {"Id": container_id, "State": "created", "Status": "Created", "Labels": container_spec.config["labels"]}
 
     def _create_container(self, task_arn: str, container_spec: spec.ContainerSpec, culprit: str | None) -> str:
@@ -502,7 +511,9 @@ class DockerRuntime:
         containers = {}
         for summary in summaries:
             if summary["Labels"].get(spec.ROLE) == "container":
-                observed = self._observe_container(summary, published, halted)
+                # A one-container task publishes its ports on the container itself.
+                own = published if sandbox else sandboxes.published_ports(summary.get("Ports"))
+                observed = self._observe_container(summary, own, halted)
                 containers[observed.name] = observed
         if job is None:
             return ObservedTask(task_arn, containers)

@@ -186,8 +186,15 @@ def ensure_sandbox_image(api: Any, labels: dict[str, str]) -> str:
 # --- the sandbox container and its ports (pure) ------------------------------------------
 
 
-def sandbox_spec(launch: TaskLaunch, *, image: str, network: str | None) -> ContainerSpec:
-    """The task's pause container: the network namespace, its published ports and names.
+def needs_sandbox(launch: TaskLaunch) -> bool:
+    """A task of several containers shares a sandbox's network namespace; a task of one
+    container holds its own (half the containers to create, start and stop)."""
+    return launch.network_mode != "host" and len(launch.containers) > 1
+
+
+def network_options(launch: TaskLaunch, network: str | None) -> tuple[Record, Record]:
+    """The (host config, config) parts that give a task its network: the cluster network,
+    ports published on 127.0.0.1, hostname, extra hosts and links, DNS.
 
     awsvpc: every mapping gets its own dynamic port on 127.0.0.1 (ten tasks may all use 80);
     bridge: a non-zero ``hostPort`` is honoured, else dynamic; none: no network at all.
@@ -207,28 +214,47 @@ def sandbox_spec(launch: TaskLaunch, *, image: str, network: str | None) -> Cont
             extra_hosts[entry["hostname"]] = entry["ipAddress"]
     dns = _unique(s for c in launch.containers for s in c.get("dnsServers") or [])
     dns_search = _unique(s for c in launch.containers for s in c.get("dnsSearchDomains") or [])
-    host: Record = {
-        "network_mode": network or "none",
-        "port_bindings": published if network else {},
-        "cpu_shares": 2,
-        "mem_limit": 6 * MIB,
-        "read_only": True,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-    }
+    host: Record = {"network_mode": network or "none", "port_bindings": published if network else {}}
     if extra_hosts and network:
         host["extra_hosts"] = extra_hosts
     if dns:
         host["dns"] = dns
     if dns_search:
         host["dns_search"] = dns_search
+    config: Record = {
+        "hostname": hostname,
+        "ports": [(int(k.split("/")[0]), k.split("/")[1]) for k in published] if network else None,
+    }
+    return host, config
+
+
+def standalone(container_spec: ContainerSpec, launch: TaskLaunch, network: str | None) -> ContainerSpec:
+    """A one-container task's container, holding the task's network itself (no sandbox)."""
+    host, config = network_options(launch, network)
+    return ContainerSpec(
+        container_spec.name,
+        drop_none({**container_spec.config, **config}),
+        {**container_spec.host_config, **host},
+    )
+
+
+def sandbox_spec(launch: TaskLaunch, *, image: str, network: str | None) -> ContainerSpec:
+    """The task's pause container: the network namespace, its published ports and names."""
+    network_host, network_config = network_options(launch, network)
+    host: Record = {
+        **network_host,
+        "cpu_shares": 2,
+        "mem_limit": 6 * MIB,
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+    }
     labels = task_labels(launch, SANDBOX_CONTAINER_NAME, "sandbox")
     labels[NETWORK_MODE] = launch.network_mode or "bridge"
     config: Record = {
         "image": image,
         "labels": labels,
-        "hostname": hostname,
-        "ports": [(int(k.split("/")[0]), k.split("/")[1]) for k in published] if network else None,
+        **network_config,
         "stop_signal": "SIGKILL",
         "detach": True,
     }

@@ -158,9 +158,10 @@ def test_web_task_answers_on_its_published_loopback_port(runtime: DockerRuntime,
     assert labels["com.amazonaws.ecs.task-arn"] == task.task_arn
     assert labels["com.amazonaws.ecs.task-definition-family"] == "web"
     assert labels["com.amazonaws.ecs.task-definition-version"] == "1"
-    sandbox = engine.api.inspect_container(spec.sandbox_docker_name(task.task_id))
-    assert sandbox["Config"]["Labels"][spec.ECS_CONTAINER_NAME] == spec.SANDBOX_CONTAINER_NAME
-    assert all(b["HostIp"] == "127.0.0.1" for b in sandbox["HostConfig"]["PortBindings"]["8080/tcp"])
+    # One container holds the task's network itself: no sandbox, ports on 127.0.0.1 only.
+    assert not engine.api.containers(all=True, filters={"name": spec.sandbox_docker_name(task.task_id)})
+    own = engine.api.inspect_container(running.runtime_id)
+    assert all(b["HostIp"] == "127.0.0.1" for b in own["HostConfig"]["PortBindings"]["8080/tcp"])
 
 
 def test_a_tasks_containers_reach_each_other_on_localhost(runtime: DockerRuntime, tasks: Tasks) -> None:
@@ -430,7 +431,7 @@ def test_keep_stopped_leaves_containers_but_forgets_the_task(tasks: Tasks, engin
         runtime.remove(task.task_arn)
         wait_until(lambda: task.task_arn not in runtime.observe(), what="the task to be forgotten")
         kept = tasks.docker_containers(task.task_arn)
-        assert {c["Labels"][spec.CONTAINER_NAME] for c in kept} == {"main", spec.SANDBOX_CONTAINER_NAME}
+        assert {c["Labels"][spec.CONTAINER_NAME] for c in kept} == {"main"}  # one container: no sandbox
         assert all(c["State"] == "exited" for c in kept)
     finally:
         runtime.close()
