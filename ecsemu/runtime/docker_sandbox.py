@@ -5,7 +5,10 @@ Vocabulary:
   It owns the task's network namespace, publishes every port mapping on 127.0.0.1, and
   carries the hostname, extra hosts and DNS settings (Docker refuses those on a container
   that joins another's namespace). The task's containers join it with
-  ``network_mode=container:<sandbox name>``; it is stopped last, with SIGKILL.
+  ``network_mode=container:<sandbox name>``; it is stopped last, with SIGKILL. Only tasks of
+  several containers have one (``needs_sandbox``): a task of one container holds its own
+  namespace, with the same network settings (``standalone``), which halves the containers
+  to create, start and stop.
 - The *cluster network* ``ecsemu-<cluster>`` is a labelled bridge network every sandbox of
   the cluster joins, so the cluster's tasks reach each other. It is created on demand and
   removed once no managed container of the cluster is left.

@@ -4,6 +4,7 @@ deployment that cannot start trips the circuit breaker and rolls back by itself.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from typing import Any
 
@@ -30,6 +31,7 @@ def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[st
     failures: list[str] = []
     versions: list[str] = []
     samples: list[int] = []
+    in_docker: list[int] = []
     stop = threading.Event()
 
     def load() -> None:
@@ -48,6 +50,11 @@ def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[st
         while not stop.is_set():
             service = ecs.describe_services(cluster="alb", services=["web"])["services"][0]
             samples.append(sum(d["runningCount"] for d in service["deployments"]))
+            running = subprocess.run(
+                ["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.cluster=alb", "--filter", "label=ecsemu.role=container"],
+                capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            in_docker.append(len(running))
             stop.wait(0.2)
 
     workers = [threading.Thread(target=load) for _ in range(2)] + [threading.Thread(target=sample)]
@@ -67,6 +74,8 @@ def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[st
     assert versions[0] == "v1" and set(versions[-20:]) == {"v2"}
     assert max(samples) <= 6  # maximumPercent 200 of 3
     assert min(samples) >= 3  # minimumHealthyPercent 100 of 3
+    assert max(in_docker) <= 6  # and Docker agrees: never more containers running than that
+    assert min(in_docker) >= 3
     service = ecs.describe_services(cluster="alb", services=["web"])["services"][0]
     assert [d["taskDefinition"] for d in service["deployments"]] == [v2]
     assert service["deployments"][0]["rolloutState"] == "COMPLETED"
