@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,20 @@ class Emulator:
         load_balancers = LoadBalancerSync(store, LoadBalancerEngine(port_offset=config.listener_port_offset))
         return cls(config, store, runtime, reconciler, server, load_balancers)
 
+    def _remove_containers(self, timeout_s: float = 30.0) -> None:
+        """An ephemeral emulator's state ends with it, and so do its tasks' containers (a
+        durable one leaves them running, to adopt them when it starts again)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = self.runtime.observe()
+            if not remaining or time.monotonic() > deadline:
+                break
+            for task_arn in remaining:
+                self.runtime.remove(task_arn)
+            time.sleep(0.1)  # removal runs in the background; look again shortly
+        if remaining:
+            log.warning("%d tasks' containers were still being removed at exit", len(remaining))
+
     @property
     def port(self) -> int:
         return self.server.port
@@ -188,6 +203,8 @@ class Emulator:
     def close(self) -> None:
         self.reconciler.stop()
         self.load_balancers.stop()
+        if self.config.ephemeral:
+            self._remove_containers()
         self.runtime.close()
         self.server.close()
         self.store.close()

@@ -203,3 +203,17 @@ def test_kill_dash_nine_restart_adopts_the_same_containers(start_server: Any, tm
             lambda: not subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.amazonaws.ecs.cluster=adopt"], capture_output=True, text=True, check=True).stdout.strip(),
             timeout=60, what="the test's containers to be removed",
         )  # fmt: skip
+
+
+def test_an_ephemeral_emulator_takes_its_containers_with_it(start_server: Any) -> None:
+    server = start_server("--runtime", "docker", "--ephemeral")
+    ecs = client("ecs", server.endpoint)
+    ecs.create_cluster(clusterName="fleeting")
+    ecs.register_task_definition(**_web("fleeting"))
+    task_arn = ecs.run_task(cluster="fleeting", taskDefinition="fleeting")["tasks"][0]["taskArn"]
+    ecs.get_waiter("tasks_running").wait(cluster="fleeting", tasks=[task_arn], WaiterConfig=WAIT)
+    assert server.kill(signal.SIGTERM) == 0
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=com.amazonaws.ecs.cluster=fleeting"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert left == []
