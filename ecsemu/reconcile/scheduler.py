@@ -114,17 +114,13 @@ def plan_service(
     status.setdefault("events", [])
     actions: list[Action] = []
     events: list[str] = []
-    name = spec["serviceName"]
     deployments = [d for d in spec["deployments"] if not status["deployments"].get(d["id"], {}).get("retired")]
     by_deployment = {d["id"]: _sort([t for t in tasks if t["spec"].get("deploymentId") == d["id"]]) for d in deployments}
     primary = deployments[-1] if deployments else None
 
     if spec["status"] == "DRAINING":
         live = [t for group in by_deployment.values() for t in group.live]
-        for task in live:
-            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
-        if live:
-            events.append(f"(service {name}) has stopped {len(live)} running tasks: {_ids(live)}.")
+        actions += _stop_tasks(scope, spec, live, primary, events)
         if not any(group.unstopped for group in by_deployment.values()):
             status["inactive"] = True
     elif primary is not None:
@@ -154,6 +150,22 @@ def task_model_key(task: Record) -> str:
 
 def _ids(tasks: list[Record]) -> str:
     return " ".join(f"(task {_task_id(t)})" for t in tasks)
+
+
+def _start_tasks(scope: Scope, key: str, spec: Record, deployment_id: str, count: int, ids: Ids, events: list[str]) -> Action:
+    """Place ``count`` new tasks of a deployment, with ECS's "has started" event."""
+    task_ids = tuple(ids.task_id() for _ in range(count))
+    listed = " ".join(f"(task {task_id})" for task_id in task_ids)
+    events.append(f"(service {spec['serviceName']}) has started {count} tasks: {listed}.")
+    return PlaceTasks(scope, key, deployment_id, task_ids)
+
+
+def _stop_tasks(scope: Scope, spec: Record, tasks: list[Record], primary: Record | None, events: list[str]) -> list[Action]:
+    """Ask the scheduler's excess or old tasks to stop, with ECS's "has stopped" event."""
+    if tasks:
+        events.append(f"(service {spec['serviceName']}) has stopped {len(tasks)} running tasks: {_ids(tasks)}.")
+    reason = _scaling_reason(primary)
+    return [StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", reason) for task in tasks]
 
 
 def _scaling_reason(primary: Record | None) -> str:
@@ -304,10 +316,8 @@ def _roll(
     excess = len(new.live) - desired
     if excess > 0:
         victims = sorted(new.live, key=_stop_order)[:excess]
-        for task in victims:
-            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
-            new.live.remove(task)
-        events.append(f"(service {name}) has stopped {len(victims)} running tasks: {_ids(victims)}.")
+        actions += _stop_tasks(scope, spec, victims, primary, events)
+        new.live = [t for t in new.live if t not in victims]
 
     # Stop old tasks, keeping the minimum healthy.
     healthy = sum(1 for t in new.live + old_live if is_healthy(t, target_groups))
@@ -319,11 +329,8 @@ def _roll(
         elif stoppable > 0:
             stopped_old.append(task)
             stoppable -= 1
-    for task in stopped_old:
-        actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
-        old_live.remove(task)
-    if stopped_old:
-        events.append(f"(service {name}) has stopped {len(stopped_old)} running tasks: {_ids(stopped_old)}.")
+    actions += _stop_tasks(scope, spec, stopped_old, primary, events)
+    old_live = [t for t in old_live if t not in stopped_old]
 
     # Start new tasks, within maximumPercent while old tasks remain.
     need = desired - len(new.live)
@@ -347,10 +354,7 @@ def _roll(
         else:
             status.pop("throttled", None)
             status.pop("nextLaunchAt", None)
-            task_ids = tuple(ids.task_id() for _ in range(room))
-            actions.append(PlaceTasks(scope, key, primary["id"], task_ids))
-            listed = " ".join(f"(task {task_id})" for task_id in task_ids)
-            events.append(f"(service {name}) has started {room} tasks: {listed}.")
+            actions.append(_start_tasks(scope, key, spec, primary["id"], room, ids, events))
     return actions
 
 
@@ -376,9 +380,7 @@ def _shift(
     actions: list[Action] = []
     need = int(spec["desiredCount"]) - len(new.live)
     if need > 0:
-        task_ids = tuple(ids.task_id() for _ in range(need))
-        actions.append(PlaceTasks(scope, key, primary["id"], task_ids))
-        events.append(f"(service {name}) has started {need} tasks: " + " ".join(f"(task {t})" for t in task_ids) + ".")
+        actions.append(_start_tasks(scope, key, spec, primary["id"], need, ids, events))
         return actions
     if need < 0 or sum(1 for t in new.live if is_healthy(t, target_groups)) < int(spec["desiredCount"]):
         return actions  # wait until the new revision is healthy in full
@@ -396,10 +398,7 @@ def _shift(
         return actions
     if wanted >= 100 and traffic_shift.bake_over(configuration, entry.get("trafficShiftedAt"), now):
         old_live = [t for d in deployments[:-1] for t in by_deployment[d["id"]].live]
-        for task in old_live:
-            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", _scaling_reason(primary)))
-        if old_live:
-            events.append(f"(service {name}) has stopped {len(old_live)} running tasks: {_ids(old_live)}.")
+        actions += _stop_tasks(scope, spec, old_live, primary, events)
     return actions
 
 
