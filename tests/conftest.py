@@ -30,7 +30,7 @@ from ecsemu.config import Config
 REPO = Path(__file__).resolve().parents[1]
 
 # Fixtures that live in modules of their own.
-pytest_plugins = ["alb_fixture"]
+pytest_plugins = ["alb_fixture", "ecs_other_helpers", "elbv2_helpers"]
 REGION = "us-east-1"
 
 
