@@ -27,20 +27,19 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+from common import DEADLINE_S, docker, free_port, poll, quietly, reset_and_wait
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_V1 = "ecsemu-test/web:latest"
@@ -50,7 +49,6 @@ FAMILY = "bench-rolling"
 STOP_TIMEOUT_S = 5
 HEALTH_INTERVAL_S = 5
 GOAL_RATIO = 1.5
-DEADLINE_S = 180.0
 STABLE_POLL_S = 0.05
 CONFIGURATIONS = ((0, 200), (100, 200))
 
@@ -69,11 +67,6 @@ class Rollout:
     interval_s: int
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def version_at(port: int) -> str | None:
     """The ``version`` the test web image reports on ``port``, or None unless it answers 200."""
@@ -86,20 +79,8 @@ def version_at(port: int) -> str | None:
         return None
 
 
-def poll(predicate: Callable[[], Any], what: str, interval: float = 0.01) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
-def docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], check=True, capture_output=True, text=True, timeout=DEADLINE_S
-    ).stdout.strip()
 
 
 def demanded_intervals(desired: int, minimum_healthy_percent: int, maximum_percent: int) -> int:
@@ -187,7 +168,7 @@ def main() -> None:
     results: list[Rollout] = []
     try:
         ecs = client(endpoint)
-        poll(lambda: _quietly(ecs.list_clusters), "ecsemu to answer", interval=0.05)
+        poll(lambda: quietly(ecs.list_clusters), "ecsemu to answer", interval=0.05)
         ecs.create_cluster(clusterName=CLUSTER)
         v1, v2 = (register(ecs, image, args.health_check) for image in (IMAGE_V1, IMAGE_V2))
         for minimum, maximum in CONFIGURATIONS:
@@ -198,7 +179,7 @@ def main() -> None:
                 Rollout(minimum, maximum, stable_s, answering_s, floor_s, floor_start_s, intervals, HEALTH_INTERVAL_S)
             )
     finally:
-        ecs_cleanup(endpoint)
+        reset_and_wait(endpoint, CLUSTER)
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
@@ -291,7 +272,7 @@ def ecsemu_rollout(
     def watch(t0: float) -> None:
         deadline = t0 + DEADLINE_S
         while time.monotonic() < deadline:
-            if _quietly(lambda: answering(watcher, v2, "v2")):
+            if quietly(lambda: answering(watcher, v2, "v2")):
                 answered.append(time.monotonic() - t0)
                 return
             time.sleep(STABLE_POLL_S)
@@ -311,24 +292,7 @@ def ecsemu_rollout(
     return stable_s, answered[0]
 
 
-def _quietly(call: Callable[[], Any]) -> bool:
-    try:
-        return bool(call())
-    except Exception:
-        return False
 
-
-def ecs_cleanup(endpoint: str) -> None:
-    """Reset ecsemu's state; its reconciler then removes the containers it labelled."""
-    try:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_ecsemu/reset", method="POST"), timeout=10).close()
-    except OSError:
-        return
-    poll(
-        lambda: not docker("ps", "-aq", "--filter", f"label=com.amazonaws.ecs.cluster={CLUSTER}"),
-        "ecsemu's containers to go",
-        interval=0.2,
-    )
 
 
 if __name__ == "__main__":

@@ -19,28 +19,20 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import boto3
+from common import docker, free_port, poll, quietly, reset_and_wait
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "ecsemu-test/web:latest"
-DEADLINE_S = 120.0
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def answers(port: int) -> bool:
@@ -51,18 +43,8 @@ def answers(port: int) -> bool:
         return False
 
 
-def poll(predicate: Callable[[], Any], what: str, interval: float = 0.01) -> Any:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
-def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def raw_docker_run(count: int) -> tuple[float, float]:
@@ -110,7 +92,7 @@ def main() -> None:
     endpoint = f"http://127.0.0.1:{port}"
     ecs = boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench")
     try:
-        poll(lambda: _quietly(ecs.list_clusters), "ecsemu to answer", interval=0.05)
+        poll(lambda: quietly(ecs.list_clusters), "ecsemu to answer", interval=0.05)
         ecs.create_cluster(clusterName="bench")
         ecs.register_task_definition(
             family="bench",
@@ -148,7 +130,7 @@ def main() -> None:
         poll(lambda: not ecs.list_tasks(cluster="bench")["taskArns"], "the service to scale in", interval=0.1)
         raw_s, one_s = raw_docker_run(count)
     finally:
-        ecs_cleanup(endpoint)
+        reset_and_wait(endpoint, "bench")
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
@@ -164,21 +146,7 @@ def main() -> None:
           f"(goal <= 1 s + one start = {budget:.2f} s: {'PASS' if replacement_s <= budget else 'MISS'})")  # fmt: skip
 
 
-def _quietly(call: Callable[[], Any]) -> bool:
-    try:
-        call()
-    except Exception:
-        return False
-    return True
 
-
-def ecs_cleanup(endpoint: str) -> None:
-    """Reset ecsemu's state; its reconciler then removes the containers it labelled."""
-    try:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_ecsemu/reset", method="POST"), timeout=10).close()
-    except OSError:
-        return
-    poll(lambda: not docker("ps", "-aq", "--filter", "label=com.amazonaws.ecs.cluster=bench"), "ecsemu's containers to go", interval=0.2)
 
 
 if __name__ == "__main__":
