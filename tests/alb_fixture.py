@@ -7,6 +7,7 @@ all healthy. Yields the clients, the target group ARN and the listener's bound p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,3 +76,44 @@ def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, 
     ecs.get_waiter("services_inactive").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
 
 
+
+
+class SteadyLoad:
+    """Clients that send ``GET /`` to a listener without pause, as a context manager: it
+    returns once requests flow, and stops the clients on exit. ``versions`` holds the
+    ``version`` of every 200 answer, ``failures`` every other answer or error."""
+
+    def __init__(self, port: int, clients: int = 2) -> None:
+        self.url = f"http://127.0.0.1:{port}/"
+        self.versions: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._clients = [threading.Thread(target=self._send) for _ in range(clients)]
+
+    def _send(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            try:
+                response = session.get(self.url, timeout=5)
+                if response.status_code == 200:
+                    self.versions.append(response.json()["version"])
+                else:
+                    self.failures.append(f"HTTP {response.status_code}")
+            except requests.RequestException as error:
+                self.failures.append(repr(error))
+
+    def more(self, count: int = 20, what: str = "more requests") -> None:
+        """Wait until ``count`` more requests were answered."""
+        seen = len(self.versions)
+        wait_until(lambda: len(self.versions) > seen + count, what=what)
+
+    def __enter__(self) -> SteadyLoad:
+        for client_thread in self._clients:
+            client_thread.start()
+        self.more(what="the load to flow")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for client_thread in self._clients:
+            client_thread.join(timeout=10)

@@ -4,12 +4,10 @@ revision is retired — with no failed request under steady load."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-import requests
-from alb_fixture import WAIT, listener_port
+from alb_fixture import WAIT, SteadyLoad, listener_port
 from conftest import client, wait_until
 
 pytestmark = pytest.mark.docker
@@ -70,42 +68,19 @@ def test_blue_green_moves_traffic_to_the_new_target_group(docker_ecs: Any, docke
 
     wait_until(lambda: healthy_in(blue, 2), timeout=60, what="blue to be healthy")
 
-    failures: list[str] = []
-    versions: list[str] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                response = session.get(f"http://127.0.0.1:{port}/", timeout=5)
-                if response.status_code == 200:
-                    versions.append(response.json()["version"])
-                else:
-                    failures.append(f"HTTP {response.status_code}")
-            except requests.RequestException as error:
-                failures.append(repr(error))
-
-    workers = [threading.Thread(target=load) for _ in range(2)]
-    for worker in workers:
-        worker.start()
     try:
-        wait_until(lambda: len(versions) > 20, what="the load to flow")
-        v2 = _definition(ecs, "ecsemu-test/web:v2")
-        ecs.update_service(cluster="bg", service="web", taskDefinition=v2)
-        wait_until(lambda: healthy_in(green, 2), timeout=90, what="the green revision to be healthy")
-        ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
-        seen = len(versions)
-        wait_until(lambda: len(versions) > seen + 20, what="requests after the switch")
+        with SteadyLoad(port) as load:
+            v2 = _definition(ecs, "ecsemu-test/web:v2")
+            ecs.update_service(cluster="bg", service="web", taskDefinition=v2)
+            wait_until(lambda: healthy_in(green, 2), timeout=90, what="the green revision to be healthy")
+            ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
+            load.more(what="requests after the switch")
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=10)
         ecs.update_service(cluster="bg", service="web", desiredCount=0)
         ecs.delete_service(cluster="bg", service="web", force=True)
         ecs.get_waiter("services_inactive").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
-    assert failures == []
-    assert versions[0] == "v1" and set(versions[-20:]) == {"v2"}
+    assert load.failures == []
+    assert load.versions[0] == "v1" and set(load.versions[-20:]) == {"v2"}
     forward = elbv2.describe_rules(RuleArns=[production_rule["RuleArn"]])["Rules"][0]["Actions"][0]["ForwardConfig"]
     weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["TargetGroups"]}
     assert weights == {green: 100, blue: 0}

@@ -9,8 +9,7 @@ import threading
 from typing import Any
 
 import pytest
-import requests
-from alb_fixture import WAIT, answer
+from alb_fixture import WAIT, SteadyLoad, answer
 from conftest import wait_until
 
 pytestmark = pytest.mark.docker
@@ -26,25 +25,11 @@ def _register(ecs: Any, image: str) -> str:
 
 
 def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[str, Any]) -> None:
-    ecs, port = web_behind_alb["ecs"], web_behind_alb["port"]
+    ecs = web_behind_alb["ecs"]
     v2 = _register(ecs, "ecsemu-test/web:v2")
-    failures: list[str] = []
-    versions: list[str] = []
     samples: list[int] = []
     in_docker: list[int] = []
     stop = threading.Event()
-
-    def load() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                response = session.get(f"http://127.0.0.1:{port}/", timeout=5)
-                if response.status_code != 200:
-                    failures.append(f"HTTP {response.status_code}")
-                else:
-                    versions.append(response.json()["version"])
-            except requests.RequestException as error:
-                failures.append(repr(error))
 
     def sample() -> None:
         while not stop.is_set():
@@ -57,21 +42,18 @@ def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[st
             in_docker.append(len(running))
             stop.wait(0.2)
 
-    workers = [threading.Thread(target=load) for _ in range(2)] + [threading.Thread(target=sample)]
-    for worker in workers:
-        worker.start()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     try:
-        wait_until(lambda: len(versions) > 20, what="the load to flow")
-        ecs.update_service(cluster="alb", service="web", taskDefinition=v2)
-        ecs.get_waiter("services_stable").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
-        seen = len(versions)
-        wait_until(lambda: len(versions) > seen + 20, what="requests after the deployment")
+        with SteadyLoad(web_behind_alb["port"]) as load:
+            ecs.update_service(cluster="alb", service="web", taskDefinition=v2)
+            ecs.get_waiter("services_stable").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
+            load.more(what="requests after the deployment")
     finally:
         stop.set()
-        for worker in workers:
-            worker.join(timeout=10)
-    assert failures == []
-    assert versions[0] == "v1" and set(versions[-20:]) == {"v2"}
+        sampler.join(timeout=10)
+    assert load.failures == []
+    assert load.versions[0] == "v1" and set(load.versions[-20:]) == {"v2"}
     assert max(samples) <= 6  # maximumPercent 200 of 3
     assert min(samples) >= 3  # minimumHealthyPercent 100 of 3
     assert max(in_docker) <= 6  # and Docker agrees: never more containers running than that

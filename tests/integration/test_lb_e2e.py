@@ -4,12 +4,11 @@ replaced, and scaling in under steady load loses no request."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 import requests
-from alb_fixture import WAIT, answer
+from alb_fixture import WAIT, SteadyLoad, answer
 from conftest import wait_until
 
 pytestmark = pytest.mark.docker
@@ -49,34 +48,10 @@ def test_unhealthy_task_leaves_the_rotation_and_is_replaced(web_behind_alb: dict
 
 
 def test_scale_in_under_load_loses_no_request(web_behind_alb: dict[str, Any]) -> None:
-    ecs, port = web_behind_alb["ecs"], web_behind_alb["port"]
-    failures: list[str] = []
-    answered = [0]
-    stop = threading.Event()
-
-    def load() -> None:
-        session = requests.Session()
-        while not stop.is_set():
-            try:
-                response = session.get(f"http://127.0.0.1:{port}/", timeout=5)
-                if response.status_code != 200:
-                    failures.append(f"HTTP {response.status_code}")
-                answered[0] += 1
-            except requests.RequestException as error:
-                failures.append(repr(error))
-
-    workers = [threading.Thread(target=load) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    try:
-        wait_until(lambda: answered[0] > 20, what="the load to flow")
+    ecs = web_behind_alb["ecs"]
+    with SteadyLoad(web_behind_alb["port"]) as load:
         ecs.update_service(cluster="alb", service="web", desiredCount=1)
         ecs.get_waiter("services_stable").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
         wait_until(lambda: len(_task_arns(ecs)) == 1, timeout=60, what="one task left")
-        settled = answered[0]
-        wait_until(lambda: answered[0] > settled + 20, what="more requests after the scale-in")
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=10)
-    assert failures == []
+        load.more(what="more requests after the scale-in")
+    assert load.failures == []
