@@ -9,6 +9,12 @@ Usage::
     engine.target_health()             # {(tg_arn, target_id, port): TargetHealth}
     engine.stop()                      # closes every socket and ends the thread
 
+Fast path
+---------
+HTTP listeners are served by the compiled fast path (``fastpath``, ``_fastproxy.c``) when it
+is built, unless ``fast_path=False`` or ``ECSEMU_LB_FASTPATH=0``; it hands the requests it does
+not serve to the Python proxy, so behaviour is the same either way.
+
 Thread model
 ------------
 * Every method may be called from any thread. ``apply`` and ``stop`` run their work on the
@@ -31,6 +37,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final
 
+from ecsemu.lb import fastpath
 from ecsemu.lb.core import EngineCore, HealthListener
 from ecsemu.lb.model import LbSnapshot, TargetHealth, TargetKey
 
@@ -48,8 +55,10 @@ class LoadBalancerEngine:
         *,
         port_offset: int = 0,
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         self.port_offset = port_offset
+        self.fast_path = fastpath.available() if fast_path is None else fast_path and fastpath.available()
         self._loop_factory = loop_factory or asyncio.new_event_loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._core: EngineCore | None = None
@@ -73,7 +82,7 @@ class LoadBalancerEngine:
         loop = self._loop_factory()
         asyncio.set_event_loop(loop)
         self._loop = loop
-        self._core = EngineCore(loop, port_offset=self.port_offset)
+        self._core = EngineCore(loop, port_offset=self.port_offset, fast_path=self.fast_path)
         with self._lock:
             self._core.subscribers = self._subscribers
         self._ready.set()
@@ -140,12 +149,24 @@ class LoadBalancerEngine:
     def request_counts(self) -> dict[TargetKey, int]:
         """Requests sent to each target since the engine started (connections, for TCP)."""
         core = self._core
-        return core.state.request_counts.copy() if core is not None else {}
+        if core is None:
+            return {}
+        counts = core.state.request_counts.copy()
+        if core.fast is not None:
+            for key, sent in core.fast.counters()[1].items():
+                counts[key] = counts.get(key, 0) + sent
+        return counts
 
     def in_flight(self, tg_arn: str, target_id: str, port: int) -> int:
         """Requests (TCP: connections) to that target not yet completed."""
         core = self._core
-        return core.state.in_flight.get(TargetKey(tg_arn, target_id, port), 0) if core is not None else 0
+        if core is None:
+            return 0
+        key = TargetKey(tg_arn, target_id, port)
+        flying = core.state.in_flight.get(key, 0)
+        if core.fast is not None:
+            flying += core.fast.counters()[0].get(key, 0)
+        return flying
 
     def subscribe(self, callback: HealthListener) -> Callable[[], None]:
         """Call ``callback(key)`` on the engine thread whenever a target's reported health changes.

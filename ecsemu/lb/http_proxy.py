@@ -3,9 +3,10 @@
 Vocabulary
 ----------
 client connection (:class:`ClientConnection`)
-    One accepted connection; it parses requests (``http1.RequestParser``), asks the pure
-    rule and balancing functions what to do with each, and answers one request at a time
-    (pipelined requests wait in the parser).
+    One accepted connection, or one the compiled fast path handed over with the bytes it had
+    read (``initial``, fed first; see ``fastpath``); it parses requests
+    (``http1.RequestParser``), asks the pure rule and balancing functions what to do with each,
+    and answers one request at a time (pipelined requests wait in the parser).
 exchange (:class:`Exchange`)
     One forwarded request and its response: the target chosen, the upstream connection that
     carries it (from the idle pool, or newly opened), the request body on its way up and the
@@ -55,6 +56,7 @@ class ClientConnection(asyncio.Protocol):
         "_timer",
         "client_ip",
         "exchange",
+        "initial",
         "last_activity",
         "listener",
         "local_keep",
@@ -68,8 +70,9 @@ class ClientConnection(asyncio.Protocol):
         "write_paused",
     )
 
-    def __init__(self, state: EngineState, listener: ListenerRuntime) -> None:
+    def __init__(self, state: EngineState, listener: ListenerRuntime, initial: bytes = b"") -> None:
         self.state = state
+        self.initial = initial
         self.loop = state.loop
         self.listener = listener
         self.parser = RequestParser()
@@ -102,6 +105,10 @@ class ClientConnection(asyncio.Protocol):
         self._arm_timer(self.listener.spec.idle_timeout_s)
         if self.listener.closed:
             self._close()
+        elif self.initial:
+            # Bytes the fast path had read before handing the connection over come first.
+            data, self.initial = self.initial, b""
+            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.loop.time()

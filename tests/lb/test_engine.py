@@ -41,6 +41,7 @@ from ecsemu.lb import (
     TargetKey,
     TargetSpec,
 )
+from ecsemu.lb import fastpath
 from ecsemu.lb.engine import THREAD_NAME
 
 from .backends import Backend
@@ -140,10 +141,13 @@ def open_sockets() -> int:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture
-def engine() -> Iterator[LoadBalancerEngine]:
+@pytest.fixture(params=["fast-path", "python"])
+def engine(request: pytest.FixtureRequest) -> Iterator[LoadBalancerEngine]:
+    """Each test runs twice: with the compiled fast path serving plain requests, and without it."""
     others = engine_threads()  # engines of other fixtures (a live emulator) are not this test's
-    lb = LoadBalancerEngine()
+    if request.param == "fast-path" and not fastpath.available():
+        pytest.fail("the compiled fast path is not built (pip install -e . builds it)")
+    lb = LoadBalancerEngine(fast_path=request.param == "fast-path")
     lb.start()
     yield lb
     lb.stop()
