@@ -79,7 +79,9 @@
 #define POOL_SWEEP_MS 500
 #define HASH_SIZE 256
 #define MAX_EVENTS 256
-#define MAX_DROP_NAMES 8
+#define MAX_DROP_NAMES 128
+#define MAX_RESPONSE_HEADERS 16384
+#define ACCEPT_PAUSE_MS 1000
 
 enum { K_DEAD = 0, K_LISTENER, K_CLIENT, K_UPSTREAM, K_WAKE };
 enum { MODE_HANDOFF = 0, MODE_FORWARD = 1 };
@@ -192,6 +194,7 @@ struct listener {
     int nfwd;
     forward_t *fwd;
     int nconns;
+    long long paused_until_ms; /* accept paused (out of fds) until then */
     listener_t *next;
 };
 
@@ -214,6 +217,7 @@ struct client {
     long long last_ms, exchange_start_ms;
     int want_handoff;
     int upstream_paused;
+    int eof; /* the client half-closed: answer what it sent, then close */
     char ip[INET_ADDRSTRLEN];
     client_t *prev, *next;
     client_t *gnext; /* graveyard */
@@ -263,6 +267,7 @@ struct engine {
     uint64_t rng;
     long long now_ms, date_s, last_pool_sweep_ms;
     char date[64];
+    void *resp_headers; /* header_t[MAX_RESPONSE_HEADERS]: response heads may be long */
 };
 
 static long long monotonic_ms(void) {
@@ -453,6 +458,7 @@ static void client_handoff(client_t *c) {
 }
 
 static void client_set_reading(client_t *c, int on) {
+    if (c->eof) on = 0;
     uint32_t want = (c->events & EPOLLOUT) | (on ? EPOLLIN : 0);
     ep_set(c->eng, c, c->fd, &c->events, want);
 }
@@ -589,6 +595,7 @@ static void exchange_end(client_t *c, int keep) {
     c->target = NULL;
     c->up = NULL;
     buf_clear(&c->req);
+    c->last_ms = c->eng->now_ms; /* the idle timeout counts from the end of the exchange */
     if (keep && !c->lst->closed) {
         c->state = CS_HEAD;
         client_set_reading(c, 1);
@@ -601,7 +608,7 @@ static void exchange_end(client_t *c, int keep) {
 /* After an upstream event or a timeout: serve a pipelined request, then write out. */
 static void client_resume(client_t *c) {
     if (c->kind == K_DEAD) return;
-    if (c->state == CS_HEAD && buf_avail(&c->in)) client_process(c);
+    if (c->state == CS_HEAD && (buf_avail(&c->in) || c->eof)) client_process(c);
     client_flush(c);
 }
 
@@ -662,7 +669,8 @@ static int name_is(const header_t *h, const char *lower, size_t len) {
 
 /* Splits a head (ending in CRLF CRLF, `len` bytes) into its start line and header fields.
  * Returns -1 on anything malformed: a bare LF, obs-fold, a bad name, a control character. */
-static int split_head(const char *d, size_t len, const char **line, size_t *line_len, header_t *h, int *nh) {
+static int split_head(const char *d, size_t len, const char **line, size_t *line_len, header_t *h, int *nh,
+                      int max_headers) {
     const char *p = d, *end = d + len - 2; /* the final CRLF */
     const char *cr = memchr(p, '\r', (size_t)(end - p));
     if (!cr || cr[1] != '\n' || memchr(p, '\n', (size_t)(cr - p))) return -1;
@@ -673,7 +681,7 @@ static int split_head(const char *d, size_t len, const char **line, size_t *line
     while (p < end) {
         cr = memchr(p, '\r', (size_t)(end - p));
         if (!cr || cr[1] != '\n') return -1;
-        if (n == MAX_HEADERS) return -1;
+        if (n == max_headers) return -1;
         const char *q = p;
         while (q < cr && TCHAR[(unsigned char)*q]) q++;
         if (q == p || q == cr || *q != ':') return -1; /* also refuses obs-fold (a leading space) */
@@ -787,6 +795,7 @@ static void exchange_connect(client_t *c) {
         return;
     }
     c->reused = 0;
+    c->exchange_start_ms = c->eng->now_ms;
     exchange_attach(c, up);
 }
 
@@ -809,7 +818,7 @@ static int request_start(client_t *c) {
     size_t line_len;
     header_t h[MAX_HEADERS];
     int nh = 0;
-    if (split_head(d, head_len, &line, &line_len, h, &nh) != 0) goto handoff;
+    if (split_head(d, head_len, &line, &line_len, h, &nh, MAX_HEADERS) != 0) goto handoff;
 
     /* METHOD SP request-target SP HTTP/1.x */
     const char *sp1 = memchr(line, ' ', line_len);
@@ -921,11 +930,15 @@ static int request_start(client_t *c) {
         buf_put(r, x->value, x->vlen);
         buf_put(r, "\r\n", 2);
     }
+    /* as forwarding.py: the client's values joined by ", ", then the client's address */
     buf_puts(r, "X-Forwarded-For: ");
+    size_t joined = 0;
     for (int i = 0; i < nxff; i++) {
+        if (i) buf_put(r, ", ", 2);
         buf_put(r, xff[i], xff_len[i]);
-        buf_put(r, ", ", 2);
+        joined += (i ? 2 : 0) + xff_len[i];
     }
+    if (joined) buf_put(r, ", ", 2);
     buf_puts(r, c->ip);
     uint64_t r1 = next_random(e), r2 = next_random(e);
     buf_printf(r,
@@ -972,7 +985,15 @@ static void client_process(client_t *c) {
         size_t n = buf_avail(&c->in);
         switch (c->state) {
         case CS_HEAD:
-            if (request_start(c) <= 0) return;
+            if (c->eof && !n) {
+                c->state = CS_CLOSING; /* everything the client sent is answered */
+                return;
+            }
+            if (c->eof && request_start(c) == 0) {
+                client_handoff(c); /* a partial head and no more to come: Python answers it */
+                return;
+            }
+            if (!c->eof && request_start(c) <= 0) return;
             continue;
         case CS_EXCHANGE:
             if (c->body_left && n) {
@@ -1014,7 +1035,14 @@ static void client_read(client_t *c) {
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    /* the client closed (or reset): whatever was in progress is dropped */
+    if (n == 0 && (c->state == CS_EXCHANGE ? c->body_left == 0 : c->state == CS_HEAD) && !c->want_handoff) {
+        /* a half-close after whole requests: they are still answered, then the connection closes */
+        c->eof = 1;
+        client_set_reading(c, 0);
+        client_process(c);
+        return;
+    }
+    /* the client closed (or reset) mid-request: whatever was in progress is dropped */
     client_close(c);
 }
 
@@ -1034,6 +1062,18 @@ static int resp_connection_token(void *ctx, const char *t, size_t n) {
         rc->names[rc->n] = t;
         rc->lens[rc->n++] = n;
     } else return -1;
+    return 0;
+}
+
+typedef struct {
+    const char *t;
+    size_t n;
+} last_token_t;
+
+static int remember_last_token(void *ctx, const char *t, size_t n) {
+    last_token_t *last = ctx;
+    last->t = t;
+    last->n = n;
     return 0;
 }
 
@@ -1077,9 +1117,9 @@ static int response_head(upstream_t *up, client_t *c) {
     size_t head_len = (size_t)(end - d) + 4;
     const char *line;
     size_t line_len;
-    header_t h[MAX_HEADERS];
+    header_t *h = up->eng->resp_headers;
     int nh = 0;
-    if (split_head(d, head_len, &line, &line_len, h, &nh) != 0) return -1;
+    if (split_head(d, head_len, &line, &line_len, h, &nh, MAX_RESPONSE_HEADERS) != 0) return -1;
     if (line_len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') || line[8] != ' ')
         return -1;
     int status = 0;
@@ -1106,8 +1146,9 @@ static int response_head(upstream_t *up, client_t *c) {
             length = v;
             has_length = 1;
         } else if (name_is(x, "transfer-encoding", 17)) {
-            if (x->vlen >= 7 && strncasecmp(x->value + x->vlen - 7, "chunked", 7) == 0) chunked = 1;
-            else chunked = -1; /* another coding: the body ends at close */
+            last_token_t last = {NULL, 0};
+            each_token(x->value, x->vlen, remember_last_token, &last);
+            if (last.t) chunked = last.n == 7 && strncasecmp(last.t, "chunked", 7) == 0 ? 1 : -1;
         }
     }
     buf_t *out = &c->out;
@@ -1142,7 +1183,7 @@ static int response_head(upstream_t *up, client_t *c) {
     buf_printf(out, "HTTP/1.1 %d %.*s\r\n", status, (int)reason_len, reason);
     for (int i = 0; i < nh; i++) {
         if (is_hop_by_hop(&h[i], &rc)) continue;
-        if (framing == R_CHUNKED && name_is(&h[i], "content-length", 14)) continue;
+        if ((framing == R_CHUNKED || client_chunked) && name_is(&h[i], "content-length", 14)) continue;
         buf_put(out, h[i].name, h[i].nlen);
         buf_put(out, ": ", 2);
         buf_put(out, h[i].value, h[i].vlen);
@@ -1271,13 +1312,13 @@ static void response_process(upstream_t *up) {
 }
 
 /* The upstream connection ended (EOF, reset or failed connect). */
-static void upstream_lost(upstream_t *up) {
+static void upstream_lost(upstream_t *up, int clean) {
     client_t *c = up->owner;
     if (!c) {
         upstream_close(up);
         return;
     }
-    if (up->rstate == R_CLOSE && c->resp_started) {
+    if (up->rstate == R_CLOSE && c->resp_started && clean) {
         /* a body delimited by the close: complete */
         if (c->chunk_client) buf_puts(&c->out, "0\r\n\r\n");
         up->resp_keep = 0;
@@ -1319,7 +1360,7 @@ static void upstream_read(upstream_t *up) {
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    upstream_lost(up);
+    upstream_lost(up, n == 0);
 }
 
 static void upstream_event(upstream_t *up, uint32_t ev) {
@@ -1328,7 +1369,7 @@ static void upstream_event(upstream_t *up, uint32_t ev) {
         int err = 0;
         socklen_t len = sizeof err;
         if (getsockopt(up->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            upstream_lost(up);
+            upstream_lost(up, 0);
             return;
         }
         up->connecting = 0;
@@ -1353,7 +1394,15 @@ static void listener_accept(engine_t *e, listener_t *l) {
         struct sockaddr_in peer;
         socklen_t plen = sizeof peer;
         int fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* out of descriptors: stop accepting for a while rather than spin */
+                struct epoll_event ev = {.events = 0, .data.ptr = l};
+                epoll_ctl(e->ep, EPOLL_CTL_MOD, l->fd, &ev);
+                l->paused_until_ms = e->now_ms + ACCEPT_PAUSE_MS;
+            }
+            return;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         client_t *c = calloc(1, sizeof *c);
@@ -1396,9 +1445,23 @@ static void sweep(engine_t *e) {
                 }
             }
         } else if (idle >= limit) {
-            client_close(c);
+            if (buf_avail(&c->out) && c->state != CS_CLOSING) {
+                /* as the Python proxy's idle close: what is buffered is still delivered */
+                c->state = CS_CLOSING;
+                client_set_reading(c, 0);
+                c->last_ms = now;
+            } else if (!buf_avail(&c->out)) {
+                client_close(c);
+            }
         } else if (c->lst->closed && c->state == CS_HEAD && !buf_avail(&c->in) && !buf_avail(&c->out)) {
             client_close(c);
+        }
+    }
+    for (listener_t *l = e->listeners; l; l = l->next) {
+        if (l->paused_until_ms && now >= l->paused_until_ms && !l->closed && l->fd >= 0) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+            epoll_ctl(e->ep, EPOLL_CTL_MOD, l->fd, &ev);
+            l->paused_until_ms = 0;
         }
     }
     if (now - e->last_pool_sweep_ms >= POOL_SWEEP_MS) {
@@ -1504,6 +1567,14 @@ static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         Py_DECREF(e);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
+    e->resp_headers = calloc(MAX_RESPONSE_HEADERS, sizeof(header_t));
+    if (!e->resp_headers) {
+        close(e->ep);
+        close(e->wake);
+        e->ep = e->wake = -1;
+        Py_DECREF(e);
+        return PyErr_NoMemory();
+    }
     pthread_mutex_init(&e->lock, NULL);
     e->wake_kind = K_WAKE;
     struct epoll_event ev;
@@ -1545,6 +1616,7 @@ static void engine_dealloc(engine_t *e) {
         free(e->ho);
         if (e->ep >= 0) close(e->ep);
         if (e->wake >= 0) close(e->wake);
+        free(e->resp_headers);
         pthread_mutex_destroy(&e->lock);
     }
     Py_TYPE(e)->tp_free((PyObject *)e);
@@ -1659,6 +1731,7 @@ static PyObject *engine_add_listener(engine_t *e, PyObject *args) {
     uint32_t events = 0;
     if (ep_add(e, l, fd, &events, EPOLLIN) != 0) {
         UNLOCK(e);
+        close(fd);
         free(l);
         return PyErr_SetFromErrno(PyExc_OSError);
     }

@@ -85,6 +85,7 @@ class FastPath:
         self.pushed_groups: dict[int, tuple[int, tuple[int, ...]]] = {}
         self.pushed_listeners: dict[int, tuple[int, tuple[tuple[int, int], ...] | None]] = {}
         self.dropped_requests: dict[TargetKey, int] = {}
+        self._counts_lock = threading.Lock()  # a target's count moves from the C side to dropped_requests
         self._thread = threading.Thread(target=self.proxy.run, args=(self._handoff,), name=THREAD_NAME, daemon=True)
         self._thread.start()
 
@@ -99,7 +100,7 @@ class FastPath:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=fd)
         try:
             self.loop.call_soon_threadsafe(self.adopt, listener_id, sock, data)
-        except RuntimeError:  # the loop is closed: the engine is stopping
+        except Exception:  # the loop is closed (the engine is stopping): the socket is ours to close
             sock.close()
 
     # ------------------------------------------------------------------ listeners
@@ -157,10 +158,11 @@ class FastPath:
             self.pushed_groups.pop(group_id, None)
             self.proxy.drop_group(group_id)
         for key in [key for key in self.target_ids if key not in wanted_keys]:
-            requests = self.proxy.drop_target(self.target_ids.pop(key))
-            dropped = dict(self.dropped_requests)
-            dropped[key] = dropped.get(key, 0) + requests
-            self.dropped_requests = dropped
+            with self._counts_lock:
+                requests = self.proxy.drop_target(self.target_ids.pop(key))
+                dropped = dict(self.dropped_requests)
+                dropped[key] = dropped.get(key, 0) + requests
+                self.dropped_requests = dropped
             keys_changed = True
         if keys_changed:
             self.keys_by_id = {target_id: key for key, target_id in self.target_ids.items()}
@@ -177,10 +179,12 @@ class FastPath:
 
     def counters(self) -> tuple[dict[TargetKey, int], dict[TargetKey, int]]:
         """``(in_flight, request_counts)`` of the requests the C side forwarded."""
-        keys = self.keys_by_id
+        with self._counts_lock:
+            keys = self.keys_by_id
+            requests = dict(self.dropped_requests)
+            live = self.proxy.counters()
         in_flight: dict[TargetKey, int] = {}
-        requests = dict(self.dropped_requests)
-        for target_id, flying, sent in self.proxy.counters():
+        for target_id, flying, sent in live:
             key = keys.get(target_id)
             if key is None:
                 continue

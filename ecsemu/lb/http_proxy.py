@@ -219,7 +219,7 @@ class ClientConnection(asyncio.Protocol):
         if answered:
             self.abort()
             return
-        self.out.clear()
+        # Answers to earlier pipelined requests still queued in ``out`` go first.
         self.send(error_response(status, current_date(), keep_alive=False))
         self._close()
 

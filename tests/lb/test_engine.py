@@ -40,8 +40,8 @@ from ecsemu.lb import (
     TargetHealth,
     TargetKey,
     TargetSpec,
+    fastpath,
 )
-from ecsemu.lb import fastpath
 from ecsemu.lb.engine import THREAD_NAME
 
 from .backends import Backend
