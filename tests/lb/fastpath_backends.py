@@ -36,15 +36,6 @@ LINGER_RESET: Final = struct.pack("ii", 1, 0)
 # --------------------------------------------------------------------------- polling
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float = TIMEOUT_S, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.005)
 
 
 # --------------------------------------------------------------------------- raw backends

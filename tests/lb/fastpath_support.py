@@ -8,7 +8,6 @@ The tests are ``test_fastpath_messages.py`` and ``test_fastpath_connections.py``
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import socket
 import threading
@@ -302,17 +301,3 @@ def served_by_python(lb: LoadBalancerEngine, k: TargetKey) -> int:
     assert core is not None
     return core.state.request_counts.get(k, 0)
 
-
-def open_sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-    return count
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOCALHOST, 0))
-        return int(sock.getsockname()[1])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
 import re
 import shutil
 import socket
@@ -45,6 +43,7 @@ from ecsemu.lb import (
 from ecsemu.lb.engine import THREAD_NAME
 
 from .backends import Backend
+from .probes import free_port, open_sockets, wait_until
 
 NO_CHECKS = HealthCheckSpec(enabled=False)
 FAST_CHECKS = HealthCheckSpec(
@@ -55,15 +54,6 @@ FAST_CHECKS = HealthCheckSpec(
 # --------------------------------------------------------------------------- helpers
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.01)
 
 
 @dataclass
@@ -123,19 +113,8 @@ def state_of(engine: LoadBalancerEngine, tg_arn: str, backend: Backend) -> Targe
     return engine.target_health().get(key(tg_arn, backend))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def open_sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-    return count
 
 
 # --------------------------------------------------------------------------- fixtures

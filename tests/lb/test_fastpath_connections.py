@@ -34,25 +34,23 @@ from .fastpath_backends import (
     RawBackend,
     field_value,
     pattern,
-    wait_until,
 )
 from .fastpath_support import (
     Client,
     chunked_post,
     fetch,
     forward_listener,
-    free_port,
     get,
     key,
     lb_threads,
     normalized,
-    open_sockets,
     post,
     serve,
     served_by_fast_path,
     start_engine,
     tg,
 )
+from .probes import free_port, open_sockets, wait_until
 
 # --------------------------------------------------------------------------- 4. keep-alive and balancing
 
