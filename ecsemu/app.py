@@ -15,8 +15,6 @@ from typing import Any
 from waitress.server import create_server
 
 from ecsemu.config import Config
-from ecsemu.context import RequestContext, Scope
-from ecsemu.errors import AwsError
 from ecsemu.gateway.app import GatewayConfig, create_app
 from ecsemu.lb.engine import LoadBalancerEngine
 from ecsemu.lb.sync import LoadBalancerSync
@@ -27,6 +25,7 @@ from ecsemu.runtime.simulated import SimulatedRuntime
 from ecsemu.services.ecs.base import Settings
 from ecsemu.services.ecs.provider import EcsProvider
 from ecsemu.services.elbv2.provider import Elbv2Provider
+from ecsemu.services.elbv2.service_link import Elbv2ServiceLink
 from ecsemu.state.mapping import StoreMapping
 from ecsemu.state.store import Store
 
@@ -95,35 +94,6 @@ def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
     return SimulatedRuntime(StoreMapping(store, "simulated_task"))
 
 
-class ElbTargetRegistry:
-    """ECS registers service tasks by calling the ELBv2 API, as its service-linked role does."""
-
-    def __init__(self, elbv2: Elbv2Provider) -> None:
-        self.elbv2 = elbv2
-
-    def _call(self, scope: Scope, operation: str, arn: str, target_id: str, port: int) -> None:
-        context = RequestContext(account_id=scope.account_id, region=scope.region)
-        try:
-            self.elbv2.handle(context, operation, {"TargetGroupArn": arn, "Targets": [{"Id": target_id, "Port": port}]})
-        except AwsError as error:  # the target group was deleted meanwhile: nothing to (de)register
-            log.info("%s %s:%s in %s: %s", operation, target_id, port, arn, error.message)
-
-    def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None:
-        self._call(scope, "RegisterTargets", target_group_arn, target_id, port)
-
-    def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None:
-        self._call(scope, "DeregisterTargets", target_group_arn, target_id, port)
-
-    def route(self, scope: Scope, rule_arn: str, weights: tuple[tuple[str, int], ...]) -> None:
-        context = RequestContext(account_id=scope.account_id, region=scope.region)
-        groups = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights]
-        action = {"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}
-        try:
-            self.elbv2.handle(context, "ModifyRule", {"RuleArn": rule_arn, "Actions": [action]})
-        except AwsError as error:
-            log.warning("shifting traffic on %s failed: %s", rule_arn, error.message)
-
-
 @dataclass
 class Emulator:
     config: Config
@@ -146,7 +116,7 @@ class Emulator:
                 stopped_task_retention_s=config.stopped_task_retention_s,
                 keep_stopped_containers=config.keep_stopped_containers,
             ),
-            registry=ElbTargetRegistry(elbv2),
+            registry=Elbv2ServiceLink(store),
         )
         settings = Settings(
             stopped_task_retention_s=config.stopped_task_retention_s, allow_host_access=config.allow_host_access
@@ -155,9 +125,14 @@ class Emulator:
         gateway = GatewayConfig(
             default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
         )
-        app = create_app(providers, gateway, reset=store.reset)
+        simulated = runtime if isinstance(runtime, SimulatedRuntime) else None
+        app = create_app(providers, gateway, reset=store.reset, simulated_targets=simulated)
         server = HttpServer(config.host, config.port, app)
-        load_balancers = LoadBalancerSync(store, LoadBalancerEngine(port_offset=config.listener_port_offset))
+        engine = LoadBalancerEngine(
+            port_offset=config.listener_port_offset,
+            simulated_health=simulated.target_health if simulated is not None else None,
+        )
+        load_balancers = LoadBalancerSync(store, engine)
         return cls(config, store, runtime, reconciler, server, load_balancers)
 
     def _remove_containers(self, timeout_s: float = 30.0) -> None:

@@ -11,4 +11,5 @@ bash scripts/ensure-docker.sh
 bash scripts/build-test-images.sh
 echo "== ruff" && ruff check .
 echo "== mypy" && mypy
+echo "== import contract" && lint-imports --no-logo --no-cache
 echo "== pytest" && python -m pytest "$@"

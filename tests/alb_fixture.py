@@ -70,7 +70,7 @@ def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, 
         return states == ["healthy"] * 3
 
     wait_until(all_healthy, timeout=60, what="three healthy targets")
-    yield {"ecs": ecs, "elbv2": elbv2, "tg": tg["TargetGroupArn"], "port": port}
+    yield {"ecs": ecs, "elbv2": elbv2, "tg": tg["TargetGroupArn"], "port": port, "namespace": docker_emulator.runtime.namespace}
     ecs.update_service(cluster="alb", service="web", desiredCount=0)
     ecs.delete_service(cluster="alb", service="web", force=True)
     ecs.get_waiter("services_inactive").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)

@@ -10,7 +10,11 @@ unsigned, by which service knows the ``Action``. Each request's account and regi
 its SigV4 credential scope. The gateway is the only place that knows both
 HTTP and services; it never writes state itself except through ``/_ecsemu/reset``.
 
-Admin endpoints (not AWS): ``GET /_ecsemu/health``, ``POST /_ecsemu/reset``.
+Admin endpoints (not AWS): ``GET /_ecsemu/health``, ``POST /_ecsemu/reset``, and the
+simulated runtime's target-health hook ``POST /_ecsemu/simulated/health`` (JSON
+``{"taskArn", "healthy", "containerName"?, "hostPort"?}``: the task's load-balancer targets
+pass or fail their health checks from the next check on; 404 for an unknown task or binding,
+400 for a malformed body or when the runtime is not the simulated one).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol, runtime_checkable
 
-from flask import Flask
+from flask import Flask, request
 
 from ecsemu import __version__
 from ecsemu.context import RequestContext
@@ -34,6 +38,15 @@ from ecsemu.protocol.validation import load_shapes_document, validate_input
 log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
+
+
+class SimulatedTargets(Protocol):
+    """The simulated runtime's test hook (``SimulatedRuntime.set_target_health``); raises a
+    ``LookupError`` for a task or binding it does not hold."""
+
+    def set_target_health(
+        self, task_arn: str, *, healthy: bool, container_name: str | None = None, host_port: int | None = None
+    ) -> list[int]: ...
 
 
 class JsonProvider(Protocol):
@@ -194,7 +207,10 @@ class Gateway:
 
 
 def create_app(
-    providers: Sequence[JsonProvider | QueryProvider], config: GatewayConfig, reset: Callable[[], None]
+    providers: Sequence[JsonProvider | QueryProvider],
+    config: GatewayConfig,
+    reset: Callable[[], None],
+    simulated_targets: SimulatedTargets | None = None,
 ) -> Gateway:
     admin = Flask("ecsemu")
 
@@ -206,5 +222,27 @@ def create_app(
     def reset_state() -> dict[str, Any]:
         reset()
         return {"status": "reset"}
+
+    @admin.post("/_ecsemu/simulated/health")
+    def simulated_health() -> tuple[dict[str, Any], int]:
+        if simulated_targets is None:
+            return {"error": f"the {config.runtime_name} runtime's targets are health-checked for real"}, 400
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return {"error": "expected a JSON object"}, 400
+        task_arn, healthy = body.get("taskArn"), body.get("healthy")
+        container, host_port = body.get("containerName"), body.get("hostPort")
+        if (
+            not isinstance(task_arn, str)
+            or not isinstance(healthy, bool)
+            or not isinstance(container, str | None)
+            or not (host_port is None or (isinstance(host_port, int) and not isinstance(host_port, bool)))
+        ):
+            return {"error": "taskArn (string) and healthy (boolean) are required; containerName a string, hostPort an integer"}, 400
+        try:
+            ports = simulated_targets.set_target_health(task_arn, healthy=healthy, container_name=container, host_port=host_port)
+        except LookupError as error:
+            return {"error": str(error.args[0]) if error.args else "not found"}, 404
+        return {"taskArn": task_arn, "healthy": healthy, "hostPorts": ports}, 200
 
     return Gateway(AwsHandler(providers, config), admin)

@@ -2,7 +2,7 @@
 
 Usage::
 
-    engine = LoadBalancerEngine(port_offset=0)
+    engine = LoadBalancerEngine(port_offset=0) # simulated_health=: see "Simulated targets"
     engine.start()
     engine.apply(snapshot)             # as often as the records change; declarative
     port = engine.bound_port(listener_arn)
@@ -14,6 +14,14 @@ Fast path
 HTTP listeners are served by the compiled fast path (``fastpath``, ``_fastproxy.c``) when it
 is built, unless ``fast_path=False`` or ``ECSEMU_LB_FASTPATH=0``; it hands the requests it does
 not serve to the Python proxy, so behaviour is the same either way.
+
+Simulated targets
+-----------------
+``simulated_health`` (the simulated runtime's ``target_health``) claims the ports of its
+tasks. ``apply`` gives every target at 127.0.0.1 on a claimed port the host ``NO_ADDRESS``
+(``mark_simulated``): the data plane never dials it (the proxy answers 502, as for a target
+nobody listens on; the fast path is never handed it) and the health checker runs the same
+state machine on the runtime's answer instead of a socket probe.
 
 Thread model
 ------------
@@ -34,12 +42,14 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from types import TracebackType
 from typing import Final
 
 from ecsemu.lb import fastpath
 from ecsemu.lb.core import EngineCore, HealthListener
-from ecsemu.lb.model import LbSnapshot, TargetHealth, TargetKey
+from ecsemu.lb.healthcheck import SimulatedHealth
+from ecsemu.lb.model import NO_ADDRESS, LbSnapshot, TargetHealth, TargetKey
 
 log = logging.getLogger("ecsemu.lb")
 
@@ -47,6 +57,20 @@ START_TIMEOUT_S: Final = 10.0
 APPLY_TIMEOUT_S: Final = 10.0
 STOP_TIMEOUT_S: Final = 10.0
 THREAD_NAME: Final = "ecsemu-lb"
+LOOPBACK: Final = "127.0.0.1"
+
+
+def mark_simulated(snapshot: LbSnapshot, simulated_health: SimulatedHealth) -> LbSnapshot:
+    """``snapshot`` with every target the simulated runtime claims moved to ``NO_ADDRESS``."""
+    groups = []
+    for group in snapshot.target_groups:
+        targets = tuple(
+            replace(t, host=NO_ADDRESS) if t.host == LOOPBACK and simulated_health(t.port) is not None else t
+            for t in group.targets
+        )
+        groups.append(replace(group, targets=targets) if targets != group.targets else group)
+    changed = any(new is not old for new, old in zip(groups, snapshot.target_groups, strict=True))
+    return replace(snapshot, target_groups=tuple(groups)) if changed else snapshot
 
 
 class LoadBalancerEngine:
@@ -56,8 +80,10 @@ class LoadBalancerEngine:
         port_offset: int = 0,
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
         fast_path: bool | None = None,
+        simulated_health: SimulatedHealth | None = None,
     ) -> None:
         self.port_offset = port_offset
+        self.simulated_health = simulated_health
         self.fast_path = fastpath.available() if fast_path is None else fast_path and fastpath.available()
         self._loop_factory = loop_factory or asyncio.new_event_loop
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,6 +109,7 @@ class LoadBalancerEngine:
         asyncio.set_event_loop(loop)
         self._loop = loop
         self._core = EngineCore(loop, port_offset=self.port_offset, fast_path=self.fast_path)
+        self._core.checker.simulated_health = self.simulated_health
         with self._lock:
             self._core.subscribers = self._subscribers
         self._ready.set()
@@ -131,6 +158,8 @@ class LoadBalancerEngine:
         loop, core = self._loop, self._core
         if loop is None or core is None:
             raise RuntimeError("the load balancer engine is not running")
+        if self.simulated_health is not None:
+            snapshot = mark_simulated(snapshot, self.simulated_health)
         if threading.current_thread() is self._thread:
             loop.create_task(core.apply(snapshot))
             return

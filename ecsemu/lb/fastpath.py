@@ -66,7 +66,7 @@ def _ipv4(host: str) -> bool:
 
 
 def _group_is_plain(group: TargetGroupRuntime) -> bool:
-    return not group.tls and all(_ipv4(t.host) for t in group.spec.targets)
+    return not group.tls and all(t.reachable and _ipv4(t.host) for t in group.spec.targets)
 
 
 class FastPath:
@@ -139,7 +139,7 @@ class FastPath:
         wanted_keys = {group.spec.key(t): t for group in groups.values() for t in group.spec.targets}
         keys_changed = False
         for key, target in wanted_keys.items():
-            if key not in self.target_ids and _ipv4(target.host):
+            if key not in self.target_ids and target.reachable and _ipv4(target.host):
                 target_id = self._new_id()
                 self.proxy.set_target(target_id, target.host, target.port)
                 self.target_ids[key] = target_id

@@ -11,6 +11,10 @@ for the target's state is decided by the pure ``ecsemu.lb.health`` module.
 * Probes start every ``interval_s`` whatever their duration (each lasts at most the timeout),
   the first one as soon as the target is registered. Draining targets, targets of groups no
   listener uses, and groups with checks disabled are not probed.
+* A simulated target (``not target.reachable``) is not dialled: its probe asks
+  ``simulated_health`` (the simulated runtime's answer for its port) and passes on ``True``;
+  ``False`` — or no answer at all: its task is gone — fails as a refused connection does
+  (``Target.FailedHealthChecks``). The state machine is the same as for a real target.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def _tls_context() -> ssl.SSLContext:
 
 async def probe(target: TargetSpec, spec: HealthCheckSpec) -> CheckResult:
     """One health check of ``target`` with ``spec``; never raises (but for cancellation)."""
+    if not target.reachable:
+        return CheckResult.failed()  # never dialled; the checker asks the simulated runtime
     port = check_port(target, spec)
     writer: asyncio.StreamWriter | None = None
     try:
@@ -80,16 +86,30 @@ async def probe(target: TargetSpec, spec: HealthCheckSpec) -> CheckResult:
             writer.transport.abort()
 
 
+SimulatedHealth = Callable[[int], bool | None]
+"""The simulated runtime's answer for the target at 127.0.0.1:<port>; None: not one of its."""
+
+
+def simulated_probe(target: TargetSpec, answer: SimulatedHealth | None) -> CheckResult:
+    """One health check of a simulated target: the runtime's answer, no socket."""
+    return CheckResult.passed() if answer is not None and answer(target.port) else CheckResult.failed()
+
+
 class HealthChecker:
-    """Runs one probing task per checked target; ``sync`` starts and stops them declaratively."""
+    """Runs one probing task per checked target; ``sync`` starts and stops them declaratively.
+
+    ``simulated_health`` answers for the simulated targets (set by the engine, may be None).
+    """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         on_result: Callable[[TargetKey, CheckResult], None],
+        simulated_health: SimulatedHealth | None = None,
     ) -> None:
         self.loop = loop
         self.on_result = on_result
+        self.simulated_health = simulated_health
         self._tasks: dict[TargetKey, tuple[tuple[TargetSpec, HealthCheckSpec], asyncio.Task[None]]] = {}
 
     def sync(self, wanted: dict[TargetKey, tuple[TargetSpec, HealthCheckSpec]]) -> None:
@@ -105,7 +125,10 @@ class HealthChecker:
     async def _run(self, key: TargetKey, target: TargetSpec, spec: HealthCheckSpec) -> None:
         while True:
             started = self.loop.time()
-            result = await probe(target, spec)
+            if target.reachable:
+                result = await probe(target, spec)
+            else:
+                result = simulated_probe(target, self.simulated_health)
             try:
                 self.on_result(key, result)
             except Exception:

@@ -21,6 +21,12 @@ target
     ``id`` (the registered id: an instance id or an IP, reported back as given), the address
     the engine dials (``host``:``port``), and ``draining_since`` (wall-clock seconds, set when
     the control plane deregisters it; a draining target gets no new requests).
+simulated target
+    A target of a task of the simulated runtime: nothing listens at its address. The engine
+    gives it the host ``NO_ADDRESS`` (see ``LoadBalancerEngine``'s ``simulated_health``); such
+    a target is never dialled — the proxy answers as for a refused connection (502), the
+    compiled fast path is never handed it — and its health check asks the simulated runtime
+    instead of opening a socket.
 target key
     ``(target_group_arn, target_id, port)``: how every per-target figure is indexed.
 
@@ -37,7 +43,7 @@ Invariants
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
 TargetGroupProtocol = Literal["HTTP", "HTTPS", "TCP"]
 ListenerProtocol = Literal["HTTP", "TCP"]
@@ -53,6 +59,10 @@ DEFAULT_HEALTHY_THRESHOLD = 5
 DEFAULT_UNHEALTHY_THRESHOLD = 2
 DEFAULT_DEREGISTRATION_DELAY_S = 300.0
 DEFAULT_IDLE_TIMEOUT_S = 60.0
+
+NO_ADDRESS: Final = ""
+"""The host of a simulated target: no address, so nothing is ever dialled (not an IP
+literal, so the fast path never takes it; the pool refuses it before any system call)."""
 
 
 class TargetKey(NamedTuple):
@@ -91,6 +101,11 @@ class TargetSpec:
     host: str = "127.0.0.1"
     draining_since: float | None = None
     """Wall-clock time (``time.time()``) of the deregistration; ``None`` while registered."""
+
+    @property
+    def reachable(self) -> bool:
+        """False for a simulated target (host ``NO_ADDRESS``): never connected to."""
+        return self.host != NO_ADDRESS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,15 +17,19 @@ Invariants
 ----------
 * A connection is either idle in the pool, or owned by exactly one exchange, or closed.
 * Everything runs on the engine's event loop; nothing here blocks.
+* A simulated target (host ``NO_ADDRESS``) is never dialled: ``connect`` refuses it at once,
+  as a target nobody listens on would be refused (the proxy answers 502).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ssl
 from typing import Final, Protocol, cast
 
 from ecsemu.lb.http1 import ResponseParser
+from ecsemu.lb.model import NO_ADDRESS
 
 UPSTREAM_MAX_IDLE_PER_TARGET: Final = 256
 UPSTREAM_IDLE_TIMEOUT_S: Final = 4.0
@@ -158,6 +162,8 @@ class UpstreamPool:
     async def connect(self, address: Address) -> UpstreamConnection:
         """A new connection (raises OSError when refused, TimeoutError past the connect timeout)."""
         host, port, tls = address
+        if host == NO_ADDRESS:
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"simulated target (port {port}): nothing to connect to")
         if tls and self._tls is None:
             self._tls = _client_tls_context()
         async with asyncio.timeout(self.connect_timeout_s):

@@ -7,7 +7,8 @@ bound port, each registration's health as the engine judged it, and ``Drained`` 
 deregistering target has nothing in flight (ALB then completes the deregistration without
 waiting out the delay).
 
-``to_snapshot`` is pure: records in, ``LbSnapshot`` out. The ``LoadBalancerSync`` thread wakes
+``to_snapshot`` is pure: records in (read through the typed models of ``ecsemu.model``),
+``LbSnapshot`` out. The ``LoadBalancerSync`` thread wakes
 on store changes of the ELBv2 kinds, on the engine's health changes, and every second.
 """
 
@@ -19,93 +20,90 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ecsemu.context import Scope
 from ecsemu.lb import model
 from ecsemu.lb.engine import LoadBalancerEngine
+from ecsemu.model import listener as listener_model
+from ecsemu.model import load_balancer as load_balancer_model
+from ecsemu.model import rule as rule_model
+from ecsemu.model import target_group as target_group_model
+from ecsemu.model.listener import Listener, ListenerStatus
+from ecsemu.model.load_balancer import LoadBalancer
+from ecsemu.model.rule import Rule
+from ecsemu.model.target_group import TargetGroup
 from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
 
-LOAD_BALANCER, TARGET_GROUP, LISTENER, RULE = "elbv2.load_balancer", "elbv2.target_group", "elbv2.listener", "elbv2.rule"
+LOAD_BALANCER, TARGET_GROUP = load_balancer_model.KIND, target_group_model.KIND
+LISTENER, RULE = listener_model.KIND, rule_model.KIND
 KINDS = frozenset({LOAD_BALANCER, TARGET_GROUP, LISTENER, RULE})
 RESYNC_S = 1.0
 # What the health checker decides; "unused" and "draining" the API derives from the records.
 JUDGED_STATES = frozenset({"initial", "healthy", "unhealthy", "unavailable"})
 
 
-# -- records → model (pure) -------------------------------------------------------------------
+# -- records → snapshot (pure) -----------------------------------------------------------------
 
 
-def _condition(condition: Record) -> model.Condition | None:
-    field = condition.get("Field")
+def _condition(condition: rule_model.Condition) -> model.Condition | None:
+    field, values = condition.field, condition.values
     if field == "path-pattern":
-        return model.PathPattern(values=tuple((condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values", [])))
+        return model.PathPattern(values=values)
     if field == "host-header":
-        return model.HostHeader(values=tuple((condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values", [])))
+        return model.HostHeader(values=values)
     if field == "http-header":
-        config = condition.get("HttpHeaderConfig") or {}
-        return model.HttpHeader(name=config.get("HttpHeaderName", ""), values=tuple(config.get("Values", [])))
+        return model.HttpHeader(name=condition.header, values=values)
     if field == "http-request-method":
-        return model.HttpRequestMethod(values=tuple((condition.get("HttpRequestMethodConfig") or {}).get("Values", [])))
+        return model.HttpRequestMethod(values=values)
     if field == "query-string":
-        pairs = (condition.get("QueryStringConfig") or {}).get("Values", [])
-        return model.QueryString(values=tuple(model.QueryStringPair(value=p.get("Value", ""), key=p.get("Key")) for p in pairs))
+        return model.QueryString(values=tuple(model.QueryStringPair(value=value, key=key) for key, value in condition.pairs))
     if field == "source-ip":
-        return model.SourceIp(values=tuple((condition.get("SourceIpConfig") or {}).get("Values", [])))
+        return model.SourceIp(values=values)
     return None
 
 
-def _action(actions: list[Record]) -> model.Action:
-    action = sorted(actions, key=lambda a: a.get("Order", 0))[-1]
-    kind = action.get("Type")
-    if kind == "forward":
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or [{"TargetGroupArn": action["TargetGroupArn"]}]
-        return model.Forward(weights=tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups))
-    if kind == "fixed-response":
-        config = action["FixedResponseConfig"]
-        return model.FixedResponse(
-            status=int(config["StatusCode"]), content_type=config.get("ContentType", "text/plain"), body=config.get("MessageBody", "")
-        )
-    config = action["RedirectConfig"]
+def _action(actions: tuple[rule_model.Action, ...]) -> model.Action:
+    """The terminal (last) action is what the data plane does."""
+    action = actions[-1]
+    if isinstance(action, rule_model.Forward):
+        return model.Forward(weights=action.weights)
+    if isinstance(action, rule_model.FixedResponse):
+        return model.FixedResponse(status=action.status_code, content_type=action.content_type, body=action.body)
     return model.Redirect(
-        status_code=config["StatusCode"],
-        protocol=config.get("Protocol", "#{protocol}"),
-        host=config.get("Host", "#{host}"),
-        port=config.get("Port", "#{port}"),
-        path=config.get("Path", "/#{path}"),
-        query=config.get("Query", "#{query}"),
+        status_code="HTTP_301" if action.status_code == "HTTP_301" else "HTTP_302",
+        protocol=action.protocol,
+        host=action.host,
+        port=action.port,
+        path=action.path,
+        query=action.query,
     )
 
 
-def _target_group(spec: Record, now: float) -> model.TargetGroupSpec:
-    attributes = spec.get("Attributes", {})
-    delay = float(attributes.get("deregistration_delay.timeout_seconds", "300"))
-    targets = []
-    for entry in spec.get("Targets", {}).values():
-        deregistered = entry.get("DeregisteredAt")
-        if deregistered is not None and now >= deregistered + delay:
-            continue
-        targets.append(model.TargetSpec(id=entry["Id"], port=int(entry["Port"]), draining_since=deregistered))
-    port = spec.get("HealthCheckPort", "traffic-port")
-    protocol = spec.get("Protocol", "HTTP")
+def _target_group(group: TargetGroup, now: float) -> model.TargetGroupSpec:
+    targets = [
+        model.TargetSpec(id=target.id, port=target.port, draining_since=target.deregistered_at)
+        for target in group.targets.values()
+        if not group.is_gone(target, now)
+    ]
+    check = group.health_check
     return model.TargetGroupSpec(
-        arn=spec["TargetGroupArn"],
-        protocol=protocol if protocol in ("HTTP", "HTTPS") else "TCP",
-        port=int(spec.get("Port") or 80),
-        algorithm="least_outstanding_requests"
-        if attributes.get("load_balancing.algorithm.type") == "least_outstanding_requests"
-        else "round_robin",
-        deregistration_delay_s=delay,
+        arn=group.arn,
+        protocol="HTTPS" if group.protocol == "HTTPS" else "HTTP" if group.protocol == "HTTP" else "TCP",
+        port=group.port,
+        algorithm="least_outstanding_requests" if group.algorithm == "least_outstanding_requests" else "round_robin",
+        deregistration_delay_s=group.deregistration_delay_s,
         health=model.HealthCheckSpec(
-            enabled=bool(spec.get("HealthCheckEnabled", True)),
-            protocol=spec.get("HealthCheckProtocol", "HTTP") if spec.get("HealthCheckProtocol") in ("HTTP", "HTTPS") else "TCP",
-            port="traffic-port" if port == "traffic-port" else int(port),
-            path=spec.get("HealthCheckPath") or "/",
-            interval_s=float(spec.get("HealthCheckIntervalSeconds", 30)),
-            timeout_s=float(spec.get("HealthCheckTimeoutSeconds", 5)),
-            healthy_threshold=int(spec.get("HealthyThresholdCount", 5)),
-            unhealthy_threshold=int(spec.get("UnhealthyThresholdCount", 2)),
-            matcher=(spec.get("Matcher") or {}).get("HttpCode", "200"),
+            enabled=check.enabled,
+            protocol="HTTPS" if check.protocol == "HTTPS" else "HTTP" if check.protocol == "HTTP" else "TCP",
+            port="traffic-port" if check.port == "traffic-port" else int(check.port),
+            path=check.path,
+            interval_s=check.interval_s,
+            timeout_s=check.timeout_s,
+            healthy_threshold=check.healthy_threshold,
+            unhealthy_threshold=check.unhealthy_threshold,
+            matcher=check.matcher,
         ),
         targets=tuple(targets),
     )
@@ -114,39 +112,36 @@ def _target_group(spec: Record, now: float) -> model.TargetGroupSpec:
 def to_snapshot(
     load_balancers: Iterable[Record], listeners: Iterable[Record], rules: Iterable[Record], target_groups: Iterable[Record], now: float
 ) -> model.LbSnapshot:
-    idle = {
-        lb["spec"]["LoadBalancerArn"]: float(lb["spec"].get("Attributes", {}).get("idle_timeout.timeout_seconds", "60"))
-        for lb in load_balancers
-    }
-    rules_of: dict[str, list[Record]] = {}
-    for rule in rules:
-        rules_of.setdefault(rule["spec"]["ListenerArn"], []).append(rule["spec"])
+    idle = {lb.arn: lb.idle_timeout_s for lb in map(LoadBalancer.from_record, load_balancers)}
+    rules_of: dict[str, list[Rule]] = {}
+    for rule in map(Rule.from_record, rules):
+        rules_of.setdefault(rule.listener_arn, []).append(rule)
     listener_specs = []
-    for listener in listeners:
-        spec = listener["spec"]
-        if spec["LoadBalancerArn"] not in idle:
+    for listener in map(Listener.from_record, listeners):
+        if listener.load_balancer_arn not in idle:
             continue
         specs = [
             model.RuleSpec(
-                action=_action(rule["Actions"]),
-                priority=int(rule["Priority"]),
-                conditions=tuple(c for c in (_condition(x) for x in rule.get("Conditions", [])) if c is not None),
+                action=_action(rule.actions),
+                priority=rule.priority,
+                conditions=tuple(c for c in map(_condition, rule.conditions) if c is not None),
             )
-            for rule in rules_of.get(spec["ListenerArn"], [])
-            if not rule.get("IsDefault") and rule.get("Actions")
+            for rule in rules_of.get(listener.arn, [])
+            if not rule.is_default and rule.actions
         ]
-        specs.append(model.RuleSpec(action=_action(spec["DefaultActions"])))
+        specs.append(model.RuleSpec(action=_action(listener.default_actions)))
         listener_specs.append(
             model.ListenerSpec(
-                arn=spec["ListenerArn"],
-                port=int(spec["Port"]),
-                protocol="HTTP" if spec["Protocol"] in ("HTTP", "HTTPS") else "TCP",
-                idle_timeout_s=idle[spec["LoadBalancerArn"]],
+                arn=listener.arn,
+                port=listener.port,
+                protocol="HTTP" if listener.protocol in ("HTTP", "HTTPS") else "TCP",
+                idle_timeout_s=idle[listener.load_balancer_arn],
                 rules=tuple(specs),
             )
         )
     return model.LbSnapshot(
-        listeners=tuple(listener_specs), target_groups=tuple(_target_group(tg["spec"], now) for tg in target_groups)
+        listeners=tuple(listener_specs),
+        target_groups=tuple(_target_group(TargetGroup.from_record(tg), now) for tg in target_groups),
     )
 
 
@@ -214,38 +209,39 @@ class LoadBalancerSync:
             for record_id in self.store.ids(scope, TARGET_GROUP):
                 self._write_target_group(scope, record_id, groups, health, now)
 
-    def _write_listener(self, scope: Any, record_id: str) -> None:
+    def _write_listener(self, scope: Scope, record_id: str) -> None:
         record = self.store.get(scope, LISTENER, record_id)
         if record is None:
             return
-        port = self.engine.bound_port(record["spec"]["ListenerArn"])
-        wanted = {"BoundPort": port, "BoundAddress": "127.0.0.1"} if port else {"Error": "not bound"}
+        port = self.engine.bound_port(Listener.from_record(record).arn)
+        wanted = (
+            ListenerStatus(bound_port=port, bound_address="127.0.0.1") if port else ListenerStatus(error="not bound")
+        ).to_record()
         if record.get("status") != wanted:
             self.store.update(scope, LISTENER, record_id, lambda r: r.__setitem__("status", wanted))
 
     def _write_target_group(
-        self, scope: Any, record_id: str, groups: dict[str, model.TargetGroupSpec], health: dict[model.TargetKey, model.TargetHealth], now: float
+        self, scope: Scope, record_id: str, groups: dict[str, model.TargetGroupSpec], health: dict[model.TargetKey, model.TargetHealth], now: float
     ) -> None:
         record = self.store.get(scope, TARGET_GROUP, record_id)
         if record is None:
             return
-        spec = record["spec"]
-        group = groups.get(spec["TargetGroupArn"])
-        targets: dict[str, Record] = {}
-        for key, entry in spec.get("Targets", {}).items():
-            judged = health.get(model.TargetKey(spec["TargetGroupArn"], entry["Id"], int(entry["Port"])))
-            status: Record = {"RegisteredAt": entry["RegisteredAt"]}
-            if judged is not None and judged.state in JUDGED_STATES:
-                status["State"] = judged.state
-                if judged.reason:
-                    status["Reason"] = judged.reason
-                if judged.description:
-                    status["Description"] = judged.description
-            if entry.get("DeregisteredAt") is not None and group is not None:
-                in_flight = self.engine.in_flight(spec["TargetGroupArn"], entry["Id"], int(entry["Port"]))
-                if in_flight <= 0:
-                    status["Drained"] = True
-            targets[key] = status
-        wanted = {**record.get("status", {}), "Targets": targets}
+        group = TargetGroup.from_record(record)
+        served = group.arn in groups
+        judged_health: dict[str, target_group_model.TargetHealth] = {}
+        for key, target in group.targets.items():
+            judged = health.get(model.TargetKey(group.arn, target.id, target.port))
+            known = judged is not None and judged.state in JUDGED_STATES
+            drained = (
+                target.is_deregistering and served and self.engine.in_flight(group.arn, target.id, target.port) <= 0
+            )
+            judged_health[key] = target_group_model.TargetHealth(
+                registered_at=target.registered_at,
+                state=judged.state if known and judged is not None else None,
+                reason=judged.reason if known and judged is not None else None,
+                description=judged.description if known and judged is not None else None,
+                drained=drained,
+            )
+        wanted = {**record.get("status", {}), **target_group_model.status_record(judged_health)}
         if record.get("status") != wanted:
             self.store.update(scope, TARGET_GROUP, record_id, lambda r: r.__setitem__("status", wanted))

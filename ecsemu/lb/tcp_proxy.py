@@ -96,6 +96,9 @@ class TcpRelay(_Side):
             self.close()
             return
         target, key = choice
+        if not target.reachable:  # a simulated target: nothing listens there, never dial it
+            self.close()
+            return
         self.key = key
         self.state.begin(key)
         self._timer = self.loop.call_later(self.listener.spec.idle_timeout_s, self._on_timer)

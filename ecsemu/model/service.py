@@ -10,10 +10,15 @@ Invariants:
 - API providers write ``spec``; the reconciler writes ``status``.
 - A deployment id is ``ecs-svc/<19 digits>``; the service's tasks carry it as ``startedBy``.
 - An old deployment leaves ``deployments`` once it has no tasks left (status "retired").
+- The planner (``SetServiceStatus``) is the one writer of ``status``, events included.
+
+The deployment circuit breaker's threshold lives here because DescribeServiceDeployments
+shows it and the scheduler acts on it: ceil(desiredCount / 2), at least 3, at most 200.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 Record = dict[str, Any]
@@ -26,6 +31,12 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: Record = {
 }
 MAX_EVENTS = 100
 TRAFFIC_SHIFTING = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
+BREAKER_MIN, BREAKER_MAX = 3, 200
+
+
+def breaker_threshold(desired_count: int) -> int:
+    """The failed tasks that mark a deployment FAILED: ceil(desired / 2), within [3, 200]."""
+    return min(max(math.ceil(desired_count / 2), BREAKER_MIN), BREAKER_MAX)
 
 
 def strategy(spec: Record) -> str:

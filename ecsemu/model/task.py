@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from ecsemu.context import Scope
+from ecsemu.model.arns import ecs_arn
 
 Record = dict[str, Any]
 
@@ -30,10 +31,6 @@ PENDING_STATES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 
 def rank(last_status: str) -> int:
     return LIFECYCLE.index(last_status)
-
-
-def ecs_arn(scope: Scope, resource: str) -> str:
-    return f"arn:aws:ecs:{scope.region}:{scope.account_id}:{resource}"
 
 
 def effective_containers(definition: Record, overrides: Record) -> list[Record]:
@@ -79,13 +76,13 @@ def new_task(
 ) -> Record:
     """A new task record, desired RUNNING, not yet seen by the reconciler."""
     overrides = overrides or {}
-    task_arn = ecs_arn(scope, f"task/{cluster_name}/{task_id}")
+    task_arn = ecs_arn(scope, "task", f"{cluster_name}/{task_id}")
     containers = [
         {
             "name": c["name"],
             "image": c["image"],
             "essential": c.get("essential", True),
-            "containerArn": ecs_arn(scope, f"container/{cluster_name}/{task_id}/{uuid.uuid4()}"),
+            "containerArn": ecs_arn(scope, "container", f"{cluster_name}/{task_id}/{uuid.uuid4()}"),
             "cpu": str(c.get("cpu", 0)),
             **({"memory": str(c["memory"])} if c.get("memory") else {}),
             **({"memoryReservation": str(c["memoryReservation"])} if c.get("memoryReservation") else {}),
@@ -99,7 +96,7 @@ def new_task(
         "taskId": task_id,
         "taskArn": task_arn,
         "clusterName": cluster_name,
-        "clusterArn": ecs_arn(scope, f"cluster/{cluster_name}"),
+        "clusterArn": ecs_arn(scope, "cluster", cluster_name),
         "taskDefinitionArn": definition["taskDefinitionArn"],
         "family": definition["family"],
         "revision": definition["revision"],

@@ -81,7 +81,11 @@ class RollBack:
 
 @dataclass(frozen=True)
 class RegisterTarget:
-    """Register a task's container port in a target group (ECS does this in ACTIVATING)."""
+    """Register a task's container port in a target group (ECS does this in ACTIVATING).
+
+    ``service_key`` names the task's service, for the log; the service's event about it is
+    written by its planner, once the target group shows the registration.
+    """
 
     scope: Scope
     service_key: str
@@ -112,6 +116,9 @@ class ShiftTraffic:
 
 @dataclass(frozen=True)
 class SetServiceStatus:
+    """Replace a service's status (events included) with the one its planner computed: the
+    planner is the status's one writer."""
+
     scope: Scope
     key: str
     status: dict[str, Any] = field(default_factory=dict)

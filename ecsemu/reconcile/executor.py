@@ -1,19 +1,27 @@
 """Applies the planner's actions: runtime calls and store writes. Every action is idempotent.
 
-The executor writes task and service ``status``; it writes ``spec`` only for the scheduler's
-own decisions (placing a service's tasks, asking one to stop), re-checking the record first so
-a change made by an API call since the snapshot wins.
+The executor writes task and service ``status``, each only as the planner computed it
+(``SetTaskStatus``, ``SetServiceStatus`` replace the whole status: the planner is its one
+writer, events included). It writes ``spec`` only for the scheduler's own decisions (placing a
+service's tasks, asking one to stop, a rollback), re-checking the record first so a change made
+by an API call since the snapshot wins.
+
+Target registrations go through a ``TargetRegistry`` (``ecsemu.model.load_balancing``; the
+ELBv2 side implements it as ECS's service-linked role calls the API). A registry call returns
+True when done and False when the target group or rule no longer exists (nothing to do); any
+other failure is raised, logged here, and the planner retries it next round. The executor
+records no event for them: the service planner announces a registration once the target
+group's record shows it (``ecsemu.reconcile.scheduling``).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any, Protocol
+from typing import Any
 
-from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model.load_balancing import TargetRegistry
 from ecsemu.reconcile.actions import (
     Action,
     DeregisterTarget,
@@ -32,18 +40,10 @@ from ecsemu.reconcile.actions import (
 from ecsemu.runtime.base import ContainerRuntime
 from ecsemu.state.store import Store
 
+__all__ = ["Executor", "TargetRegistry"]  # the registry contract is model's; loop.py takes it from here
+
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
-
-
-class TargetRegistry(Protocol):
-    """Registers targets the way ECS does: by calling the load balancer's own API."""
-
-    def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
-
-    def deregister(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> None: ...
-
-    def route(self, scope: Scope, rule_arn: str, weights: tuple[tuple[str, int], ...]) -> None: ...
 
 
 class Executor:
@@ -72,7 +72,7 @@ class Executor:
             case ForgetTask(scope=scope, key=key):
                 self.store.delete(scope, "task", key)
             case SetServiceStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, "service", key, lambda service: _replace_status(service, status))
+                self.store.update(scope, "service", key, lambda service: service.__setitem__("status", status))
             case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
 
                 def stop(task: Record) -> None:
@@ -84,26 +84,14 @@ class Executor:
             case RollBack():
                 self._roll_back(action, now)
             case ShiftTraffic(scope=scope, rule_arn=rule_arn, weights=weights):
-                if self.registry is not None:
-                    self.registry.route(scope, rule_arn, weights)
+                if self.registry is not None and not self.registry.route(scope, rule_arn, weights):
+                    log.info("shifting traffic: rule %s is gone", rule_arn)
             case RegisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
-                if self.registry is not None:
-                    self.registry.register(scope, arn, target_id, port)
-                    self._event(scope, key, f"registered 1 targets in (target-group {arn})", now)
+                if self.registry is not None and not self.registry.register(scope, arn, target_id, port):
+                    log.info("service %s: registering %s:%s: target group %s is gone", key, target_id, port, arn)
             case DeregisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
-                if self.registry is not None:
-                    self.registry.deregister(scope, arn, target_id, port)
-                    self._event(scope, key, f"deregistered 1 targets in (target-group {arn})", now)
-
-    def _event(self, scope: Scope, service_key: str, text: str, now: float) -> None:
-        """A service event for what the executor just did (target registrations)."""
-
-        def add(service: Record) -> None:
-            message = f"(service {service['spec']['serviceName']}) {text}"
-            event = {"id": str(uuid.uuid4()), "createdAt": now, "message": message}
-            service["status"]["events"] = [event, *service["status"].get("events", [])][: service_model.MAX_EVENTS]
-
-        self.store.update(scope, "service", service_key, add)
+                if self.registry is not None and not self.registry.deregister(scope, arn, target_id, port):
+                    log.info("service %s: deregistering %s:%s: target group %s is gone", key, target_id, port, arn)
 
     def _roll_back(self, action: RollBack, now: float) -> None:
         def start(service: Record) -> None:
@@ -170,16 +158,6 @@ def _deployment_load_balancers(spec: Record, deployment: Record) -> list[Record]
         target_group = groups[index] if index < len(groups) else entry["targetGroupArn"]
         entries.append({"targetGroupArn": target_group, "containerName": entry["containerName"], "containerPort": entry["containerPort"]})
     return entries
-
-
-def _replace_status(service: Record, status: Record) -> None:
-    """The planner's status, keeping events the executor added since the planner's snapshot."""
-    planned = {event["id"] for event in status.get("events", [])}
-    added = [e for e in service["status"].get("events", []) if e["id"] not in planned]
-    if added:
-        events = sorted(added + status.get("events", []), key=lambda e: e["createdAt"], reverse=True)
-        status = {**status, "events": events[: service_model.MAX_EVENTS]}
-    service["status"] = status
 
 
 def _propagated_tags(spec: Record, definition: Record) -> list[dict[str, str]]:

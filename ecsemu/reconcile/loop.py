@@ -1,8 +1,13 @@
 """The reconciler loop: level-triggered, one thread.
 
 It wakes when the store reports a change, when the runtime reports one, or at the periodic
-resync; it then reads the whole desired state, asks the runtime what it sees, plans, and
-applies. While anything is between states it looks again after ``busy_interval_s``.
+resync; it then brings its mirror of the desired state up to date, asks the runtime what it
+sees, plans, and applies. While anything is between states it looks again after
+``busy_interval_s``.
+
+The mirror (``ecsemu.state.mirror``) keeps the watched kinds between rounds and decodes only
+the records changed since the last round; each round's ``World`` is built from fresh copies,
+so nothing the planner or executor does to it can reach another round or another reader.
 """
 
 from __future__ import annotations
@@ -12,18 +17,22 @@ import threading
 import time
 from collections.abc import Callable
 
+from ecsemu.model import target_group as target_group_model
+from ecsemu.model.target_group import TargetGroup
 from ecsemu.reconcile.actions import Action
 from ecsemu.reconcile.executor import Executor, TargetRegistry
 from ecsemu.reconcile.ids import Ids, RandomIds
 from ecsemu.reconcile.plan import ScopeState, World, in_motion, plan
 from ecsemu.reconcile.task_lifecycle import TaskSettings
 from ecsemu.runtime.base import ContainerRuntime
+from ecsemu.state.mirror import Mirror
 from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
 
-WATCHED_KINDS = frozenset({"task", "service", "task_set", "elbv2.target_group"})
-TARGET_GROUP_KIND = "elbv2.target_group"
+WATCHED_KINDS = frozenset({"task", "service", "task_set", target_group_model.KIND})
+# What a round reads: the watched kinds, and the task definitions tasks are launched from.
+MIRRORED_KINDS = WATCHED_KINDS | {"taskdef"}
 
 
 class Reconciler:
@@ -50,6 +59,7 @@ class Reconciler:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.mirror = Mirror(store, MIRRORED_KINDS)
         store.subscribe(self._on_change)
         runtime.subscribe(self.nudge)
 
@@ -61,28 +71,31 @@ class Reconciler:
         self._wake.set()
 
     def snapshot(self) -> World:
+        """The desired state as of now, from fresh copies (see the module docstring)."""
+        mirror = self.mirror
+        mirror.refresh()
         world = World()
-        for scope in self.store.scopes():
+        for scope in mirror.scopes():
+            if not mirror.count(scope, "task") and not mirror.count(scope, "service"):
+                continue
             state = ScopeState(
-                tasks=dict(zip(self.store.ids(scope, "task"), self.store.list(scope, "task"), strict=True)),
-                services=dict(zip(self.store.ids(scope, "service"), self.store.list(scope, "service"), strict=True)),
-                task_sets=dict(zip(self.store.ids(scope, "task_set"), self.store.list(scope, "task_set"), strict=True)),
+                tasks=dict(mirror.items(scope, "task")),
+                services=dict(mirror.items(scope, "service")),
+                task_sets=dict(mirror.items(scope, "task_set")),
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:
-                definition = self.store.get(scope, "taskdef", arn.split("/", 1)[1])
+                definition = mirror.get(scope, "taskdef", arn.split("/", 1)[1])
                 if definition is not None:
                     state.definitions[arn] = definition
             if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):
-                groups = self.store.list(scope, TARGET_GROUP_KIND)
-                state.target_groups = {g["spec"]["TargetGroupArn"]: g for g in groups}
-            if state.tasks or state.services:
-                world.scopes[scope] = state
+                groups = (TargetGroup.from_record(g) for _id, g in mirror.items(scope, target_group_model.KIND))
+                state.target_groups = {group.arn: group for group in groups}
+            world.scopes[scope] = state
         return world
 
     def run_once(self) -> tuple[World, list[Action]]:
-        with self.store.transaction():  # a consistent snapshot
-            world = self.snapshot()
+        world = self.snapshot()  # a consistent cut: the mirror reads the changes in one step
         observed = self.runtime.observe()
         now = self.clock()
         actions = plan(world, observed, now, self.ids, self.settings)

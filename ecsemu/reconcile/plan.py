@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecsemu.context import Scope
+from ecsemu.model.target_group import TargetGroup
+from ecsemu.model.task_set import task_sets_of
 from ecsemu.reconcile.actions import Action, RemoveContainers
 from ecsemu.reconcile.ids import Ids
 from ecsemu.reconcile.scheduler import plan_service
 from ecsemu.reconcile.task_lifecycle import TaskSettings, plan_task
-from ecsemu.reconcile.task_set_scheduler import plan_task_sets, task_sets_of
+from ecsemu.reconcile.task_set_scheduler import plan_task_sets
 from ecsemu.runtime.base import ObservedTask
 
 Record = dict[str, Any]
@@ -29,7 +31,7 @@ class ScopeState:
     services: dict[str, Record] = field(default_factory=dict)  # key → service record
     definitions: dict[str, Record] = field(default_factory=dict)  # task definition ARN → record
     task_sets: dict[str, Record] = field(default_factory=dict)  # key → task set record
-    target_groups: dict[str, Record] = field(default_factory=dict)  # target group ARN → ELBv2 record
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict)  # target group ARN → typed view
 
 
 @dataclass
@@ -56,7 +58,9 @@ def plan(
         for key, service in state.services.items():
             actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids, state.target_groups)
             owned = task_sets_of(key, state.task_sets.values())
-            actions += plan_task_sets(scope, key, service, owned, tasks_by_service.get(key, []), now, ids)
+            actions += plan_task_sets(
+                scope, key, service, owned, tasks_by_service.get(key, []), now, ids, state.target_groups
+            )
     for task_arn in observed:
         if task_arn not in known_arns:
             actions.append(RemoveContainers(task_arn))

@@ -1,11 +1,13 @@
-"""The service scheduler: what one service needs next, as a pure function.
+"""The service scheduler: what one ECS-controller service needs next, as a pure function.
 
-Vocabulary:
-- *live* tasks: the service's tasks still desired RUNNING (not asked to stop).
+It places, stops, throttles, judges health and words its events through the scheduling core
+(``ecsemu.reconcile.scheduling``), which the task set scheduler shares; this module holds only
+what deployments add: rolling updates, traffic shifts, the circuit breaker, rollbacks.
+
+Vocabulary (the core's *live*, *unstopped*, *failed*, *unhealthy*, plus):
 - *healthy* tasks: live, RUNNING, and not failing a health check (a task whose essential
-  containers have health checks counts only once they report HEALTHY).
-- *failed* tasks: stopped tasks of a deployment whose stop the scheduler did not ask for
-  (TaskFailedToStart, EssentialContainerExited, failed health checks).
+  containers have health checks counts only once they report HEALTHY), and healthy in every
+  target group it is registered in.
 - The PRIMARY deployment is the newest; older ones are ACTIVE until they have no tasks.
 
 Rules (ECS's rolling update):
@@ -14,8 +16,9 @@ Rules (ECS's rolling update):
   / 100) healthy ones. Scaling (desiredCount changes) and replacing failed tasks are not
   bound by the minimum.
 - Only tasks whose ``serviceName`` is this service are ever counted or stopped.
-- Repeated failures throttle launches: after 3 failed tasks in a deployment, each launch
-  waits 2^(n-3) s (at most 30 s) after the last failure.
+- Repeated failures throttle launches (the core's throttle, per deployment).
+- The planner is the one writer of the service's ``status``, events included
+  (``SetServiceStatus``); target registrations become events as the core derives them.
 - The deployment circuit breaker (when enabled) marks the PRIMARY deployment FAILED once its
   failed tasks reach the threshold: ceil(desired / 2), at least 3 and at most 200. A FAILED
   deployment launches nothing more; with rollback, a new deployment of the last COMPLETED
@@ -31,70 +34,75 @@ from typing import Any
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
-from ecsemu.reconcile import targets, traffic_shift
-from ecsemu.reconcile.actions import Action, PlaceTasks, RollBack, SetServiceStatus, ShiftTraffic, StopTask
+from ecsemu.model.target_group import TargetGroup
+from ecsemu.reconcile import scheduling, traffic_shift
+from ecsemu.reconcile.actions import Action, RollBack, SetServiceStatus, ShiftTraffic
 from ecsemu.reconcile.ids import Ids
 
 Record = dict[str, Any]
 
-FAILURE_CODES = frozenset({"TaskFailedToStart", "EssentialContainerExited"})
-HEALTH_FAILURE = "Task failed container health checks"
-THROTTLE_AFTER = 3
-MAX_BACKOFF_S = 30.0
-BREAKER_MIN, BREAKER_MAX = 3, 200
 BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
 
 @dataclass
 class _Tasks:
-    """A service's tasks, sorted into what the rules need."""
+    """A deployment's tasks, sorted into what the rules need."""
 
     live: list[Record]
     unstopped: list[Record]
     stopped: list[Record]
 
 
-def _task_id(task: Record) -> str:
-    return str(task["spec"]["taskId"])
-
-
-def is_healthy(task: Record, target_groups: dict[str, Record] | None = None) -> bool:
-    """RUNNING, passing its container health checks, and healthy in every target group."""
-    status = task["status"]
-    if status.get("lastStatus") != "RUNNING":
-        return False
-    health = status.get("healthStatus", "UNKNOWN")
-    has_checks = any(c.get("healthCheck") for c in task["spec"]["containers"] if c["essential"])
-    if not (health == "HEALTHY" if has_checks else health != "UNHEALTHY"):
-        return False
-    groups = target_groups or {}
-    return all(
-        targets.health_state(groups.get(r.target_group_arn), r) == "healthy" or r.target_group_arn not in groups
-        for r in targets.registrations_of(status)
-    )
-
-
 def _sort(tasks: list[Record]) -> _Tasks:
-    live = [t for t in tasks if task_model.desired_status(t) == "RUNNING"]
+    live = [t for t in tasks if scheduling.is_live(t)]
     unstopped = [t for t in tasks if not task_model.is_stopped(t)]
     stopped = [t for t in tasks if task_model.is_stopped(t)]
     return _Tasks(live, unstopped, stopped)
 
 
-def _failed(tasks: list[Record]) -> list[Record]:
-    failed = []
-    for task in tasks:
-        code, reason = task_model.stop_reason(task)
-        if code in FAILURE_CODES or (
-            code == "ServiceSchedulerInitiated" and (reason == HEALTH_FAILURE or str(reason).startswith("Task failed ELB"))
-        ):
-            failed.append(task)
-    return failed
+@dataclass
+class _Round:
+    """One planning round of one service: what its rules read, and what they write.
 
+    ``deployments`` are the service's unretired deployments, oldest first (the last one is
+    PRIMARY); ``status`` is the status being computed (what ``SetServiceStatus`` writes);
+    ``events`` collects this round's event texts, oldest first.
+    """
 
-def _stop_order(task: Record) -> tuple[int, float]:
-    """Stop the least useful first: not yet running, then the newest."""
-    return (1 if task["status"].get("lastStatus") == "RUNNING" else 0, -float(task["spec"]["createdAt"]))
+    scope: Scope
+    key: str
+    spec: Record
+    deployments: list[Record]
+    by_deployment: dict[str, _Tasks]
+    now: float
+    ids: Ids
+    target_groups: dict[str, TargetGroup]
+    status: Record
+    events: list[str]
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["serviceName"])
+
+    @property
+    def primary(self) -> Record:
+        return self.deployments[-1]
+
+    def old_live(self) -> list[Record]:
+        """The live tasks of every deployment but the PRIMARY."""
+        return [t for d in self.deployments[:-1] for t in self.by_deployment[d["id"]].live]
+
+    def start(self, count: int) -> Action:
+        """Place ``count`` new tasks of the PRIMARY deployment, with ECS's "has started" event."""
+        action = scheduling.place(self.scope, self.key, self.primary["id"], count, self.ids)
+        self.events.append(scheduling.started(self.name, action))
+        return action
+
+    def stop(self, tasks: list[Record]) -> list[Action]:
+        """Ask excess or old tasks to stop, with ECS's "has stopped" event."""
+        if tasks:
+            self.events.append(scheduling.stopped(self.name, tasks))
+        return scheduling.stop(self.scope, tasks, self.primary["id"] if self.deployments else "unknown")
 
 
 def plan_service(
@@ -104,328 +112,198 @@ def plan_service(
     tasks: list[Record],
     now: float,
     ids: Ids,
-    target_groups: dict[str, Record] | None = None,
+    target_groups: dict[str, TargetGroup] | None = None,
 ) -> list[Action]:
     target_groups = target_groups or {}
     spec, old = service["spec"], service["status"]
     if service_model.is_inactive(service) or spec["deploymentController"]["type"] != "ECS":
         return []
     status: Record = {**old, "deployments": {k: dict(v) for k, v in old.get("deployments", {}).items()}}
-    status.setdefault("events", [])
-    actions: list[Action] = []
-    events: list[str] = []
+    events = scheduling.target_events(spec["serviceName"], tasks, target_groups, status)
     deployments = [d for d in spec["deployments"] if not status["deployments"].get(d["id"], {}).get("retired")]
     by_deployment = {d["id"]: _sort([t for t in tasks if t["spec"].get("deploymentId") == d["id"]]) for d in deployments}
-    primary = deployments[-1] if deployments else None
+    r = _Round(scope, key, spec, deployments, by_deployment, now, ids, target_groups, status, events)
+    actions: list[Action] = []
 
     if spec["status"] == "DRAINING":
-        live = [t for group in by_deployment.values() for t in group.live]
-        actions += _stop_tasks(scope, spec, live, primary, events)
+        actions += r.stop([t for group in by_deployment.values() for t in group.live])
         if not any(group.unstopped for group in by_deployment.values()):
             status["inactive"] = True
-    elif primary is not None:
-        actions += _replace_unhealthy(scope, spec, by_deployment, now, events, target_groups)
-        actions += _stop_requested(scope, key, spec, deployments, ids, events, status, now)
-        actions += _circuit_breaker(scope, key, spec, deployments, by_deployment, ids, events, status, now)
+    elif deployments:
+        actions += _replace_unhealthy(r)
+        actions += _stop_requested(r)
+        actions += _circuit_breaker(r)
         shifting = service_model.strategy(spec) in service_model.TRAFFIC_SHIFTING and len(deployments) > 1
-        if status["deployments"].get(primary["id"], {}).get("rolloutState") == "FAILED":
+        if status["deployments"].get(r.primary["id"], {}).get("rolloutState") == "FAILED":
             pass
         elif shifting:
-            actions += _shift(scope, key, spec, deployments, by_deployment, now, ids, events, status, target_groups)
+            actions += _shift(r)
         else:
-            actions += _roll(scope, key, spec, deployments, by_deployment, now, ids, events, status, target_groups)
+            actions += _roll(r)
 
-    _count(spec, status, deployments, by_deployment, now, events, target_groups)
-    if events:
-        new_events = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(events)]
-        status["events"] = (new_events + status["events"])[: service_model.MAX_EVENTS]
+    _count(r)
+    scheduling.add_events(status, events, now, ids)
     if status != old:
         actions.append(SetServiceStatus(scope, key, status))
     return actions
 
 
-def task_model_key(task: Record) -> str:
-    return f"{task['spec']['clusterName']}/{task['spec']['taskId']}"
-
-
-def _ids(tasks: list[Record]) -> str:
-    return " ".join(f"(task {_task_id(t)})" for t in tasks)
-
-
-def _start_tasks(scope: Scope, key: str, spec: Record, deployment_id: str, count: int, ids: Ids, events: list[str]) -> Action:
-    """Place ``count`` new tasks of a deployment, with ECS's "has started" event."""
-    task_ids = tuple(ids.task_id() for _ in range(count))
-    listed = " ".join(f"(task {task_id})" for task_id in task_ids)
-    events.append(f"(service {spec['serviceName']}) has started {count} tasks: {listed}.")
-    return PlaceTasks(scope, key, deployment_id, task_ids)
-
-
-def _stop_tasks(scope: Scope, spec: Record, tasks: list[Record], primary: Record | None, events: list[str]) -> list[Action]:
-    """Ask the scheduler's excess or old tasks to stop, with ECS's "has stopped" event."""
-    if tasks:
-        events.append(f"(service {spec['serviceName']}) has stopped {len(tasks)} running tasks: {_ids(tasks)}.")
-    reason = _scaling_reason(primary)
-    return [StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", reason) for task in tasks]
-
-
-def _scaling_reason(primary: Record | None) -> str:
-    deployment = primary["id"] if primary else "unknown"
-    return f"Scaling activity initiated by (deployment {deployment})"
-
-
-def _replace_unhealthy(
-    scope: Scope,
-    spec: Record,
-    by_deployment: dict[str, _Tasks],
-    now: float,
-    events: list[str],
-    target_groups: dict[str, Record],
-) -> list[Action]:
-    grace = float(spec.get("healthCheckGracePeriodSeconds") or 0)
+def _replace_unhealthy(r: _Round) -> list[Action]:
     actions: list[Action] = []
-    for group in by_deployment.values():
-        for task in list(group.live):
-            status = task["status"]
-            started = float(status["startedAt"]) if status.get("startedAt") is not None else now
-            if now - started < grace:
-                continue
-            if status.get("healthStatus") == "UNHEALTHY":
-                reason = HEALTH_FAILURE
-                events.append(f"(service {spec['serviceName']}) (task {_task_id(task)}) failed container health checks.")
-            else:
-                failing = [
-                    r.target_group_arn
-                    for r in targets.registrations_of(status)
-                    if targets.health_state(target_groups.get(r.target_group_arn), r) == "unhealthy"
-                ]
-                if not failing or status.get("lastStatus") != "RUNNING":
-                    continue
-                reason = f"Task failed ELB health checks in (target-group {failing[0]})"
-                events.append(
-                    f"(service {spec['serviceName']}) (task {_task_id(task)}) failed ELB health checks in (target-group {failing[0]})."
-                )
-            actions.append(StopTask(scope, task_model_key(task), "ServiceSchedulerInitiated", reason))
-            group.live.remove(task)
+    for group in r.by_deployment.values():
+        sick, stops = scheduling.replace_unhealthy(r.scope, r.spec, group.live, r.now, r.target_groups, r.events)
+        group.live = [t for t in group.live if t not in sick]
+        actions += stops
     return actions
 
 
-def breaker_threshold(desired: int) -> int:
-    return min(max(math.ceil(desired / 2), BREAKER_MIN), BREAKER_MAX)
-
-
-def _circuit_breaker(
-    scope: Scope,
-    key: str,
-    spec: Record,
-    deployments: list[Record],
-    by_deployment: dict[str, _Tasks],
-    ids: Ids,
-    events: list[str],
-    status: Record,
-    now: float,
-) -> list[Action]:
-    breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
-    primary = deployments[-1]
-    entry = status["deployments"].setdefault(primary["id"], {})
+def _circuit_breaker(r: _Round) -> list[Action]:
+    breaker = r.spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
+    primary = r.primary
+    entry = r.status["deployments"].setdefault(primary["id"], {})
     if not breaker.get("enable") or entry.get("rolloutState", "IN_PROGRESS") != "IN_PROGRESS":
         return []
-    if len(_failed(by_deployment[primary["id"]].stopped)) < breaker_threshold(int(spec["desiredCount"])):
+    failures = scheduling.failed(r.by_deployment[primary["id"]].stopped)
+    if len(failures) < service_model.breaker_threshold(int(r.spec["desiredCount"])):
         return []
-    name = spec["serviceName"]
-    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON, finishedAt=now)
-    events.append(f"(service {name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
+    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON, finishedAt=r.now)
+    r.events.append(f"(service {r.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
     if not breaker.get("rollback"):
         return []
-    return _roll_back_from(scope, key, spec, primary, ids, events, status, now, BREAKER_REASON)
+    return _roll_back_from(r, BREAKER_REASON)
 
 
-def _roll_back_from(
-    scope: Scope,
-    key: str,
-    spec: Record,
-    failed: Record,
-    ids: Ids,
-    events: list[str],
-    status: Record,
-    now: float,
-    reason: str,
-) -> list[Action]:
+def _roll_back_from(r: _Round, reason: str) -> list[Action]:
     """Start a deployment of the last COMPLETED deployment's task definition, and say so."""
+    failed = r.primary
     completed = [
-        d for d in spec["deployments"][:-1]
-        if status["deployments"].get(d["id"], {}).get("rolloutState") == "COMPLETED"
+        d for d in r.spec["deployments"][:-1]
+        if r.status["deployments"].get(d["id"], {}).get("rolloutState") == "COMPLETED"
     ]  # fmt: skip
     if not completed:
         return []
     target = completed[-1]
-    new_id = ids.deployment_id()
-    status["deployments"][failed["id"]]["rollback"] = {"deploymentId": new_id, "reason": reason, "startedAt": now}
-    events.append(f"(service {spec['serviceName']}) rolling back to deployment {target['id']}.")
-    return [RollBack(scope, key, failed["id"], new_id, target["taskDefinition"])]
+    new_id = r.ids.deployment_id()
+    r.status["deployments"][failed["id"]]["rollback"] = {"deploymentId": new_id, "reason": reason, "startedAt": r.now}
+    r.events.append(f"(service {r.name}) rolling back to deployment {target['id']}.")
+    return [RollBack(r.scope, r.key, failed["id"], new_id, target["taskDefinition"])]
 
 
-def _stop_requested(
-    scope: Scope,
-    key: str,
-    spec: Record,
-    deployments: list[Record],
-    ids: Ids,
-    events: list[str],
-    status: Record,
-    now: float,
-) -> list[Action]:
+def _stop_requested(r: _Round) -> list[Action]:
     """StopServiceDeployment asked (a spec write) to stop the PRIMARY deployment: roll back."""
-    primary = deployments[-1]
+    primary = r.primary
     request = primary.get("stopRequested")
-    entry = status["deployments"].setdefault(primary["id"], {})
+    entry = r.status["deployments"].setdefault(primary["id"], {})
     if not request or entry.get("stopped") or entry.get("rolloutState", "IN_PROGRESS") != "IN_PROGRESS":
         return []
-    reason = "Service deployment rolled back because of a stop request."
     entry.update(
         rolloutState="FAILED",
         rolloutStateReason=f"ECS deployment {primary['id']} stopped.",
-        stopped={"stopType": request.get("stopType", "ROLLBACK"), "at": now},
+        stopped={"stopType": request.get("stopType", "ROLLBACK"), "at": r.now},
     )
-    events.append(f"(service {spec['serviceName']}) (deployment {primary['id']}) deployment stopped.")
-    return _roll_back_from(scope, key, spec, primary, ids, events, status, now, reason)
+    r.events.append(f"(service {r.name}) (deployment {primary['id']}) deployment stopped.")
+    return _roll_back_from(r, "Service deployment rolled back because of a stop request.")
 
 
-def _roll(
-    scope: Scope,
-    key: str,
-    spec: Record,
-    deployments: list[Record],
-    by_deployment: dict[str, _Tasks],
-    now: float,
-    ids: Ids,
-    events: list[str],
-    status: Record,
-    target_groups: dict[str, Record],
-) -> list[Action]:
-    name = spec["serviceName"]
-    primary = deployments[-1]
-    desired = int(spec["desiredCount"])
-    configuration = spec["deploymentConfiguration"]
+def _roll(r: _Round) -> list[Action]:
+    desired = int(r.spec["desiredCount"])
+    configuration = r.spec["deploymentConfiguration"]
     maximum = math.floor(desired * configuration["maximumPercent"] / 100)
     minimum_healthy = math.ceil(desired * configuration["minimumHealthyPercent"] / 100)
-    new = by_deployment[primary["id"]]
-    old_live = [t for d in deployments[:-1] for t in by_deployment[d["id"]].live]
+    new = r.by_deployment[r.primary["id"]]
+    old_live = r.old_live()
     actions: list[Action] = []
 
     # Scale in: the primary has more than it should.
     excess = len(new.live) - desired
     if excess > 0:
-        victims = sorted(new.live, key=_stop_order)[:excess]
-        actions += _stop_tasks(scope, spec, victims, primary, events)
+        victims = scheduling.least_useful(new.live, excess)
+        actions += r.stop(victims)
         new.live = [t for t in new.live if t not in victims]
 
     # Stop old tasks, keeping the minimum healthy.
-    healthy = sum(1 for t in new.live + old_live if is_healthy(t, target_groups))
+    healthy = sum(1 for t in new.live + old_live if scheduling.is_healthy(t, r.target_groups))
     stoppable = healthy - minimum_healthy
     stopped_old = []
-    for task in sorted(old_live, key=_stop_order):
-        if not is_healthy(task, target_groups):
+    for task in sorted(old_live, key=scheduling.stop_order):
+        if not scheduling.is_healthy(task, r.target_groups):
             stopped_old.append(task)
         elif stoppable > 0:
             stopped_old.append(task)
             stoppable -= 1
-    actions += _stop_tasks(scope, spec, stopped_old, primary, events)
+    actions += r.stop(stopped_old)
     old_live = [t for t in old_live if t not in stopped_old]
 
     # Start new tasks, within maximumPercent while old tasks remain.
     need = desired - len(new.live)
     room = need if not old_live else min(need, maximum - len(new.live) - len(old_live))
     if need > 0 and room <= 0 and not stopped_old:
-        if not status.get("stuck"):
-            events.append(
-                f"(service {name}) was unable to stop or start tasks during a deployment because of the service "
+        if not r.status.get("stuck"):
+            r.events.append(
+                f"(service {r.name}) was unable to stop or start tasks during a deployment because of the service "
                 "deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."
             )
-        status["stuck"] = True
+        r.status["stuck"] = True
     else:
-        status.pop("stuck", None)
+        r.status.pop("stuck", None)
     if room > 0:
-        wait_until = _throttled_until(_failed(new.stopped), now)
-        if wait_until > now:
-            if not status.get("throttled"):
-                events.append(f"(service {name}) is unable to consistently start tasks successfully.")
-            status["throttled"] = True
-            status["nextLaunchAt"] = wait_until
+        wait_until = scheduling.launch_at(new.stopped, r.now)
+        if wait_until > r.now:
+            if not r.status.get("throttled"):
+                r.events.append(scheduling.throttled(r.name))
+            r.status["throttled"] = True
+            r.status["nextLaunchAt"] = wait_until
         else:
-            status.pop("throttled", None)
-            status.pop("nextLaunchAt", None)
-            actions.append(_start_tasks(scope, key, spec, primary["id"], room, ids, events))
+            r.status.pop("throttled", None)
+            r.status.pop("nextLaunchAt", None)
+            actions.append(r.start(room))
     return actions
 
 
-def _shift(
-    scope: Scope,
-    key: str,
-    spec: Record,
-    deployments: list[Record],
-    by_deployment: dict[str, _Tasks],
-    now: float,
-    ids: Ids,
-    events: list[str],
-    status: Record,
-    target_groups: dict[str, Record],
-) -> list[Action]:
+def _shift(r: _Round) -> list[Action]:
     """Blue/green, linear, canary: start the new revision in full beside the old one, move the
     production listener rules' weights once it is healthy, retire the old after the bake."""
-    name = spec["serviceName"]
-    primary = deployments[-1]
-    new = by_deployment[primary["id"]]
-    entry = status["deployments"].setdefault(primary["id"], {})
-    configuration = spec["deploymentConfiguration"]
-    actions: list[Action] = []
-    need = int(spec["desiredCount"]) - len(new.live)
+    primary = r.primary
+    new = r.by_deployment[primary["id"]]
+    entry = r.status["deployments"].setdefault(primary["id"], {})
+    configuration = r.spec["deploymentConfiguration"]
+    desired = int(r.spec["desiredCount"])
+    need = desired - len(new.live)
     if need > 0:
-        actions.append(_start_tasks(scope, key, spec, primary["id"], need, ids, events))
-        return actions
-    if need < 0 or sum(1 for t in new.live if is_healthy(t, target_groups)) < int(spec["desiredCount"]):
-        return actions  # wait until the new revision is healthy in full
+        return [r.start(need)]
+    if need < 0 or sum(1 for t in new.live if scheduling.is_healthy(t, r.target_groups)) < desired:
+        return []  # wait until the new revision is healthy in full
     percent = int(entry.get("trafficPercent", 0))
-    wanted = traffic_shift.next_percent(configuration, percent, entry.get("trafficShiftedAt"), now)
+    wanted = traffic_shift.next_percent(configuration, percent, entry.get("trafficShiftedAt"), r.now)
+    actions: list[Action] = []
     if wanted != percent:
-        previous = deployments[-2]
-        for index, balancer in enumerate(spec.get("loadBalancers") or []):
+        previous = r.deployments[-2]
+        new_groups, old_groups = primary.get("targetGroupArns") or [], previous.get("targetGroupArns") or []
+        for index, balancer in enumerate(r.spec.get("loadBalancers") or []):
             rule = (balancer.get("advancedConfiguration") or {}).get("productionListenerRule")
-            new_groups, old_groups = primary.get("targetGroupArns") or [], previous.get("targetGroupArns") or []
             if rule and index < len(new_groups) and index < len(old_groups) and new_groups[index] != old_groups[index]:
-                actions.append(ShiftTraffic(scope, rule, ((new_groups[index], wanted), (old_groups[index], 100 - wanted))))
-        entry.update(trafficPercent=wanted, trafficShiftedAt=now)
-        events.append(f"(service {name}) (deployment {primary['id']}) shifted {wanted}% of production traffic to the new revision.")
+                weights = ((new_groups[index], wanted), (old_groups[index], 100 - wanted))
+                actions.append(ShiftTraffic(r.scope, rule, weights))
+        entry.update(trafficPercent=wanted, trafficShiftedAt=r.now)
+        r.events.append(
+            f"(service {r.name}) (deployment {primary['id']}) shifted {wanted}% of production traffic to the new revision."
+        )
         return actions
-    if wanted >= 100 and traffic_shift.bake_over(configuration, entry.get("trafficShiftedAt"), now):
-        old_live = [t for d in deployments[:-1] for t in by_deployment[d["id"]].live]
-        actions += _stop_tasks(scope, spec, old_live, primary, events)
+    if wanted >= 100 and traffic_shift.bake_over(configuration, entry.get("trafficShiftedAt"), r.now):
+        actions += r.stop(r.old_live())
     return actions
 
 
-def _throttled_until(failed: list[Record], now: float) -> float:
-    if len(failed) < THROTTLE_AFTER:
-        return now
-    last_failure = max(float(t["status"].get("stoppedAt") or now) for t in failed)
-    return last_failure + min(2.0 ** (len(failed) - THROTTLE_AFTER), MAX_BACKOFF_S)
-
-
-def _count(
-    spec: Record,
-    status: Record,
-    deployments: list[Record],
-    by_deployment: dict[str, _Tasks],
-    now: float,
-    events: list[str],
-    target_groups: dict[str, Record],
-) -> None:
-    name = spec["serviceName"]
-    primary_id = deployments[-1]["id"] if deployments else None
-    for deployment in deployments:
-        group = by_deployment[deployment["id"]]
+def _count(r: _Round) -> None:
+    """Each deployment's counts and rolloutState; the service's steady state."""
+    spec, status = r.spec, r.status
+    primary_id = r.primary["id"] if r.deployments else None
+    for deployment in r.deployments:
+        group = r.by_deployment[deployment["id"]]
         entry = status["deployments"].setdefault(deployment["id"], {})
         running = sum(1 for t in group.unstopped if t["status"].get("lastStatus") == "RUNNING")
         pending = sum(1 for t in group.unstopped if t["status"].get("lastStatus") in task_model.PENDING_STATES)
-        counts = {"runningCount": running, "pendingCount": pending, "failedTasks": len(_failed(group.stopped))}
+        counts = {"runningCount": running, "pendingCount": pending, "failedTasks": len(scheduling.failed(group.stopped))}
         if deployment["id"] != primary_id:
             counts["desiredCount"] = len(group.live)
             if not group.unstopped and spec["status"] == "ACTIVE":
@@ -433,13 +311,13 @@ def _count(
         changed = any(entry.get(k) != v for k, v in counts.items())
         entry.update(counts)
         if changed:
-            entry["updatedAt"] = now
+            entry["updatedAt"] = r.now
     if primary_id is None or spec["status"] != "ACTIVE":
         return
     entry = status["deployments"][primary_id]
-    others = [d for d in deployments[:-1] if not status["deployments"][d["id"]].get("retired")]
-    group = by_deployment[primary_id]
-    healthy = sum(1 for t in group.live if is_healthy(t, target_groups))
+    others = [d for d in r.deployments[:-1] if not status["deployments"][d["id"]].get("retired")]
+    group = r.by_deployment[primary_id]
+    healthy = sum(1 for t in group.live if scheduling.is_healthy(t, r.target_groups))
     settled = not others and healthy == spec["desiredCount"] and len(group.unstopped) == spec["desiredCount"]
     if entry.get("rolloutState", "IN_PROGRESS") == "IN_PROGRESS":
         entry["rolloutState"] = "IN_PROGRESS"
@@ -447,9 +325,9 @@ def _count(
         if settled:
             entry["rolloutState"] = "COMPLETED"
             entry["rolloutStateReason"] = f"ECS deployment {primary_id} completed."
-            entry["updatedAt"] = now
-            events.append(f"(service {name}) (deployment {primary_id}) deployment completed.")
+            entry["updatedAt"] = r.now
+            r.events.append(f"(service {r.name}) (deployment {primary_id}) deployment completed.")
     steady = settled and entry["rolloutState"] == "COMPLETED"
     if steady and not status.get("steady"):
-        events.append(f"(service {name}) has reached a steady state.")
+        r.events.append(scheduling.steady(r.name))
     status["steady"] = steady

@@ -1,4 +1,4 @@
-"""A service task's load balancer targets, read from the ELBv2 target group records. Pure.
+"""A service task's load balancer targets, read from the typed target groups. Pure.
 
 A task of a service with ``loadBalancers`` is registered, for each entry, as
 ``(target group, target id, host port)``: the id is ``127.0.0.1`` in an ``ip`` target group
@@ -6,14 +6,15 @@ A task of a service with ``loadBalancers`` is registered, for each entry, as
 container port is published on. The registrations are kept in the task's status, so the
 task deregisters exactly what it registered.
 
-Target group records (kind ``elbv2.target_group``): ``spec.Targets[<id>:<port>]`` holds the
-registration (``RegisteredAt``, ``DeregisteredAt`` while draining); ``status.Targets`` what
-the load balancer judged (``State``, ``Reason``; ``Drained`` once nothing is in flight).
+Target groups are read through :class:`ecsemu.model.target_group.TargetGroup` (registrations
+in ``targets``, what the load balancer judged in ``health``); a group that is None is gone.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+
+from ecsemu.model.target_group import Target, TargetGroup, target_key
 
 Record = dict[str, Any]
 
@@ -25,8 +26,14 @@ class Registration(NamedTuple):
     target_id: str
     port: int
 
+    @property
+    def key(self) -> str:
+        return target_key(self.target_id, self.port)
 
-def wanted_registrations(spec: Record, status: Record, target_groups: dict[str, Record]) -> list[Registration] | None:
+
+def wanted_registrations(
+    spec: Record, status: Record, target_groups: dict[str, TargetGroup]
+) -> list[Registration] | None:
     """What a running task should register; None while a host port is not known yet."""
     registrations = []
     for entry in spec.get("loadBalancers", []):
@@ -37,50 +44,42 @@ def wanted_registrations(spec: Record, status: Record, target_groups: dict[str, 
         port = next((b["hostPort"] for b in bindings if b.get("containerPort") == entry["containerPort"]), None)
         if port is None:
             return None
-        target_id = "127.0.0.1" if group["spec"].get("TargetType") == "ip" else LOCAL_INSTANCE_ID
+        target_id = "127.0.0.1" if group.target_type == "ip" else LOCAL_INSTANCE_ID
         registrations.append(Registration(entry["targetGroupArn"], target_id, int(port)))
     return registrations
 
 
-def _entry(group: Record | None, registration: Registration) -> Record | None:
+def _target(group: TargetGroup | None, registration: Registration) -> Target | None:
+    return None if group is None else group.targets.get(registration.key)
+
+
+def is_registered(group: TargetGroup | None, registration: Registration) -> bool:
+    target = _target(group, registration)
+    return group is None or (target is not None and not target.is_deregistering)
+
+
+def is_deregistering(group: TargetGroup | None, registration: Registration) -> bool:
+    target = _target(group, registration)
+    return target is None or target.is_deregistering
+
+
+def is_drained(group: TargetGroup | None, registration: Registration, now: float) -> bool:
+    """The load balancer no longer sends it anything: drained, the delay passed, or gone."""
+    target = _target(group, registration)
+    if group is None or target is None:
+        return True
+    if not target.is_deregistering:
+        return False
+    health = group.health.get(registration.key)
+    return (health is not None and health.drained) or group.is_gone(target, now)
+
+
+def health_state(group: TargetGroup | None, registration: Registration) -> str | None:
+    """The state the load balancer reported for this registration, if any."""
     if group is None:
         return None
-    entry: Record | None = group["spec"].get("Targets", {}).get(f"{registration.target_id}:{registration.port}")
-    return entry
-
-
-def is_registered(group: Record | None, registration: Registration) -> bool:
-    entry = _entry(group, registration)
-    return group is None or (entry is not None and entry.get("DeregisteredAt") is None)
-
-
-def is_deregistering(group: Record | None, registration: Registration) -> bool:
-    entry = _entry(group, registration)
-    return entry is None or entry.get("DeregisteredAt") is not None
-
-
-def is_drained(group: Record | None, registration: Registration, now: float) -> bool:
-    """The load balancer no longer sends it anything: drained, the delay passed, or gone."""
-    entry = _entry(group, registration)
-    if group is None or entry is None:
-        return True
-    if entry.get("DeregisteredAt") is None:
-        return False
-    delay = float(group["spec"].get("Attributes", {}).get("deregistration_delay.timeout_seconds", "300"))
-    health = group.get("status", {}).get("Targets", {}).get(f"{registration.target_id}:{registration.port}", {})
-    return bool(health.get("Drained")) or now >= float(entry["DeregisteredAt"]) + delay
-
-
-def health_state(group: Record | None, registration: Registration) -> str | None:
-    """The state the load balancer reported for this registration, if any."""
-    entry = _entry(group, registration)
-    if group is None or entry is None:
-        return None
-    health = group.get("status", {}).get("Targets", {}).get(f"{registration.target_id}:{registration.port}", {})
-    if health.get("RegisteredAt") != entry.get("RegisteredAt"):
-        return None
-    state: str | None = health.get("State")
-    return state
+    health = group.current_health(registration.key)
+    return None if health is None else health.state
 
 
 def registrations_of(status: Record) -> list[Registration]:

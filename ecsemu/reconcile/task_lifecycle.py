@@ -25,6 +25,7 @@ from typing import Any
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
+from ecsemu.model.target_group import TargetGroup
 from ecsemu.reconcile import targets
 from ecsemu.reconcile.actions import (
     Action,
@@ -60,7 +61,7 @@ def plan_task(
     now: float,
     ids: Ids,
     settings: TaskSettings,
-    target_groups: dict[str, Record] | None = None,
+    target_groups: dict[str, TargetGroup] | None = None,
 ) -> list[Action]:
     spec, old = task["spec"], task["status"]
     target_groups = target_groups or {}
@@ -133,7 +134,7 @@ def _toward_running(
     return [Launch(build_launch(spec, definition))] if definition is not None else []
 
 
-def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[str, Record]) -> list[Action]:
+def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[str, TargetGroup]) -> list[Action]:
     """ACTIVATING: register the task's targets; RUNNING once the target groups show them."""
     if status.get("lastStatus") != "ACTIVATING":
         return []
@@ -152,7 +153,7 @@ def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[st
 
 
 def _toward_stopped(
-    scope: Scope, spec: Record, status: Record, observed: ObservedTask | None, now: float, target_groups: dict[str, Record]
+    scope: Scope, spec: Record, status: Record, observed: ObservedTask | None, now: float, target_groups: dict[str, TargetGroup]
 ) -> list[Action]:
     last = status.get("lastStatus", "PROVISIONING")
     stop = StopContainers(spec["taskArn"], stop_timeout(spec))
@@ -179,8 +180,8 @@ def _toward_stopped(
         status["executionStoppedAt"] = _stopped_at(observed, now)
         if spec["networkMode"] == "awsvpc":
             status["lastStatus"] = "DEPROVISIONING"
-            for attachment in status.get("attachments", []):
-                attachment["status"] = "DELETED"
+            # New attachment entries: the planner never changes what it was handed.
+            status["attachments"] = [{**attachment, "status": "DELETED"} for attachment in status.get("attachments", [])]
             return []
         return _finish(spec, status, now)
     if last == "DEPROVISIONING":

@@ -13,6 +13,10 @@ Invariants every runtime keeps:
   or removed.
 - ``subscribe`` registers a callback the runtime calls (with no arguments) when something
   changed, so the reconciler can wake at once instead of at its next resync.
+- A running container reports ``network_bindings`` for every published container port (ECS's
+  ``networkBindings``: ``bindIP``, ``containerPort``, ``hostPort``, ``protocol``): a service
+  task behind a load balancer is registered on its ``hostPort`` and waits in ACTIVATING until
+  it is known. The simulated runtime reports fake host ports, which nothing listens on.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The state store: the single source of truth for every emulated resource."""
 
-from ecsemu.state.store import Change, Store
+from ecsemu.state.changes import Change, ChangedRecord, ChangeSet
+from ecsemu.state.store import Store
 
-__all__ = ["Change", "Store"]
+__all__ = ["Change", "ChangeSet", "ChangedRecord", "Store"]

@@ -34,4 +34,4 @@ class StoreMapping(MutableMapping[str, dict[str, Any]]):
         return iter(self._store.ids(self._scope, self._kind))
 
     def __len__(self) -> int:
-        return len(self._store.ids(self._scope, self._kind))
+        return self._store.count(self._scope, self._kind)

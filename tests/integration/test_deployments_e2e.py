@@ -30,13 +30,16 @@ def test_rolling_update_under_load_has_no_failed_request(web_behind_alb: dict[st
     samples: list[int] = []
     in_docker: list[int] = []
     stop = threading.Event()
+    # Only this emulator's containers: another emulator on the engine may run a cluster "alb" too.
+    namespace = web_behind_alb["namespace"]
 
     def sample() -> None:
         while not stop.is_set():
             service = ecs.describe_services(cluster="alb", services=["web"])["services"][0]
             samples.append(sum(d["runningCount"] for d in service["deployments"]))
             running = subprocess.run(
-                ["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.cluster=alb", "--filter", "label=ecsemu.role=container"],
+                ["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.cluster=alb", "--filter", "label=ecsemu.role=container",
+                 "--filter", f"label=ecsemu.namespace={namespace}"],
                 capture_output=True, text=True, check=True,
             ).stdout.split()  # fmt: skip
             in_docker.append(len(running))

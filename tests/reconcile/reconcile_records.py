@@ -7,6 +7,7 @@ from typing import Any
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model.target_group import TargetGroup
 
 SCOPE = Scope("123456789012", "us-east-1")
 DEFINITION: dict[str, Any] = {
@@ -52,4 +53,29 @@ def task(task_id: str, *, deployment: str = "ecs-svc/1", last: str = "RUNNING", 
         record["status"]["startedAt"] = created
     if health:
         record["status"]["healthStatus"] = health
+    return record
+
+
+TARGET_GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+
+
+def target_group(targets: dict[int, dict[str, Any]], *, arn: str = TARGET_GROUP) -> TargetGroup:
+    """An ELBv2 target group, as the planner reads it; ``targets`` maps a host port to
+    {registered, deregistered?, state?}."""
+    spec_targets, health = {}, {}
+    for port, target in targets.items():
+        key = f"127.0.0.1:{port}"
+        entry: dict[str, Any] = {"Id": "127.0.0.1", "Port": port, "RegisteredAt": target.get("registered", 1.0)}
+        if target.get("deregistered") is not None:
+            entry["DeregisteredAt"] = target["deregistered"]
+        spec_targets[key] = entry
+        if target.get("state"):
+            health[key] = {"State": target["state"], "RegisteredAt": entry["RegisteredAt"]}
+    spec = {"TargetGroupArn": arn, "TargetType": "ip", "Targets": spec_targets, "Attributes": {}}
+    return TargetGroup.from_record({"spec": spec, "status": {"Targets": health}})
+
+
+def registered_in(record: dict[str, Any], port: int, *, arn: str = TARGET_GROUP) -> dict[str, Any]:
+    """The task, as the lifecycle leaves it once it chose its registration (127.0.0.1:port)."""
+    record["status"]["registrations"] = [[arn, "127.0.0.1", port]]
     return record

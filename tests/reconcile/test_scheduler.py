@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reconcile_records import SCOPE, service, task
 
+from ecsemu.model.service import breaker_threshold
 from ecsemu.reconcile.actions import PlaceTasks, RollBack, SetServiceStatus, StopTask
 from ecsemu.reconcile.ids import CountingIds
-from ecsemu.reconcile.scheduler import breaker_threshold, plan_service
+from ecsemu.reconcile.scheduler import plan_service
 
 
 def _plan(svc: dict[str, Any], tasks: list[dict[str, Any]], now: float = 100.0) -> list[Any]:

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
+from ecsemu.model.task_set import computed_desired_count, task_sets_of
 from ecsemu.reconcile.actions import PlaceTasks, SetServiceStatus, StopTask
 from ecsemu.reconcile.ids import CountingIds
-from ecsemu.reconcile.task_set_scheduler import computed_desired_count, plan_task_sets, task_sets_of
+from ecsemu.reconcile.task_set_scheduler import plan_task_sets
 
 SCOPE = Scope("123456789012", "us-east-1")
 KEY = "c/svc"

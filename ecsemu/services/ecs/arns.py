@@ -16,6 +16,7 @@ import secrets
 from typing import NamedTuple
 
 from ecsemu.context import Scope
+from ecsemu.model.arns import ecs_arn
 
 
 class Arn(NamedTuple):
@@ -26,7 +27,7 @@ class Arn(NamedTuple):
 
 
 def arn(scope: Scope, resource_type: str, resource: str) -> str:
-    return f"arn:aws:ecs:{scope.region}:{scope.account_id}:{resource_type}/{resource}"
+    return ecs_arn(scope, resource_type, resource)
 
 
 def parse(text: str) -> Arn | None:

@@ -11,16 +11,14 @@ Vocabulary:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ecsemu.context import RequestContext, Scope
+from ecsemu.services import common
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.errors import ClusterNotFoundException, InvalidParameterException
 from ecsemu.state.store import Record, Store
@@ -129,19 +127,7 @@ def paginate(items: Sequence[T], params: Params, *, default_max: int = 100, limi
         max_results = default_max
     elif not 1 <= int(max_results) <= limit:
         raise InvalidParameterException(f"maxResults must be between 1 and {limit}.")
-    start = 0
-    token = params.get("nextToken")
-    if token:
-        try:
-            start = int(json.loads(base64.b64decode(token, validate=True))["offset"])
-        except (ValueError, KeyError, TypeError, binascii.Error) as error:
-            raise InvalidParameterException("Invalid nextToken.") from error
-    page = list(items[start : start + int(max_results)])
-    end = start + len(page)
-    next_token = None
-    if end < len(items):
-        next_token = base64.b64encode(json.dumps({"offset": end}).encode()).decode()
-    return page, next_token
+    return common.page(items, params.get("nextToken"), int(max_results), lambda: InvalidParameterException("Invalid nextToken."))
 
 
 def page_result(key: str, items: list[Any], next_token: str | None) -> Result:

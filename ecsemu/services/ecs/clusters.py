@@ -47,18 +47,17 @@ def _launch_kind(launch_type: str | None, capacity_provider: str | None) -> str:
 def _tally(call: Call, name: str) -> dict[str, int]:
     """Every count DescribeClusters shows, read from the records now (STATISTICS names)."""
     tally: dict[str, int] = dict.fromkeys(_STATISTICS, 0)
-    for task in call.store.list(call.scope, "task"):
+    # Tasks and services are kept under "<cluster>/...": only this cluster's records are read.
+    for task in call.store.list(call.scope, "task", under=name):
         spec = task["spec"]
-        if spec["clusterName"] != name:
-            continue
         last_status = task["status"].get("lastStatus", "PROVISIONING")
         kind = _launch_kind(spec.get("launchType"), spec.get("capacityProviderName"))
         if last_status == "RUNNING":
             tally[f"running{kind}TasksCount"] = tally.get(f"running{kind}TasksCount", 0) + 1
         elif last_status in PENDING_STATES:
             tally[f"pending{kind}TasksCount"] = tally.get(f"pending{kind}TasksCount", 0) + 1
-    for record_id, service in zip(call.store.ids(call.scope, "service"), call.store.list(call.scope, "service"), strict=True):
-        if not in_cluster(record_id, name) or service["status"].get("inactive"):
+    for service in call.store.list(call.scope, "service", under=name):
+        if service["status"].get("inactive"):
             continue
         spec = service["spec"]
         strategy = spec.get("capacityProviderStrategy") or [{}]
@@ -72,8 +71,8 @@ def _counts(call: Call, name: str) -> dict[str, int]:
     tally = _tally(call, name)
     instances = sum(
         1
-        for instance in call.store.list(call.scope, "container_instance")
-        if instance.get("clusterName") == name and instance.get("status") != "INACTIVE"
+        for instance in call.store.list(call.scope, "container_instance", under=name)
+        if instance.get("status") != "INACTIVE"
     )
     return {
         "registeredContainerInstancesCount": instances,
@@ -204,9 +203,8 @@ def delete_cluster(call: Call, params: Params) -> Result:
 def _draining_services(call: Call, name: str) -> int:
     return sum(
         1
-        for service in call.store.list(call.scope, "service")
-        if service["spec"]["clusterName"] == name
-        and service["spec"]["status"] == "DRAINING"
+        for service in call.store.list(call.scope, "service", under=name)
+        if service["spec"]["status"] == "DRAINING"
         and not service["status"].get("inactive")
     )
 
@@ -214,8 +212,8 @@ def _draining_services(call: Call, name: str) -> int:
 def _unstopped_tasks(call: Call, name: str) -> int:
     return sum(
         1
-        for task in call.store.list(call.scope, "task")
-        if task["spec"]["clusterName"] == name and task["status"].get("lastStatus") != "STOPPED"
+        for task in call.store.list(call.scope, "task", under=name)
+        if task["status"].get("lastStatus") != "STOPPED"
     )
 
 

@@ -2,7 +2,8 @@
 
 Each entry is ``{"targetGroupArn", "containerName", "containerPort"}``. ECS checks that the
 target group exists and is attached to a load balancer, that the container and its port exist
-in the task definition, and that awsvpc tasks go to ``ip`` target groups. Classic load
+in the task definition, and that awsvpc tasks go to ``ip`` target groups. It reads ELBv2
+through the typed query of :mod:`ecsemu.model.load_balancing`, never ELBv2's records. Classic load
 balancers (``loadBalancerName``) are not emulated.
 """
 
@@ -11,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ecsemu.errors import NotSupportedError
+from ecsemu.model.load_balancing import LoadBalancingFacts
 from ecsemu.services.ecs.base import Call
 from ecsemu.services.ecs.errors import InvalidParameterException
-from ecsemu.services.elbv2 import base as elbv2
-from ecsemu.services.elbv2.actions import target_group_load_balancers
 
 Record = dict[str, Any]
 MAX_TARGET_GROUPS = 5
@@ -24,8 +24,8 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
     """The entries as ECS stores them, or the error ECS answers."""
     if len(entries) > MAX_TARGET_GROUPS:
         raise InvalidParameterException("A service can have at most 5 target groups.")
-    lb_call = elbv2.Call(call.context, call.store, call.now)
-    attached = target_group_load_balancers(lb_call)
+    facts = LoadBalancingFacts(call.store, call.scope)
+    attached = facts.target_group_load_balancers()
     containers = {c["name"]: c for c in definition["containerDefinitions"]}
     checked = []
     for entry in entries:
@@ -34,7 +34,7 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
         arn = entry.get("targetGroupArn")
         if not arn:
             raise InvalidParameterException("targetGroupArn must be provided for an Application or Network Load Balancer.")
-        group = lb_call.find(elbv2.TARGET_GROUP, arn)
+        group = facts.target_group(arn)
         if group is None:
             raise InvalidParameterException(f"The target group with targetGroupArn {arn} does not exist.")
         if arn not in attached:
@@ -47,7 +47,7 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
             raise InvalidParameterException(f"The container {name} does not exist in the task definition.")
         if port not in [m.get("containerPort") for m in container.get("portMappings", [])]:
             raise InvalidParameterException(f"The container {name} did not have a container port {port} defined.")
-        target_type = elbv2.spec_of(group)["TargetType"]
+        target_type = group.target_type
         if definition.get("networkMode") == "awsvpc" and target_type != "ip":
             raise InvalidParameterException(
                 f"The provided target group {arn} has target type {target_type}, which is incompatible with the "
@@ -56,15 +56,15 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
         stored: Record = {"targetGroupArn": arn, "containerName": name, "containerPort": port}
         advanced = entry.get("advancedConfiguration")
         if advanced:
-            stored["advancedConfiguration"] = _check_advanced(lb_call, attached, arn, advanced)
+            stored["advancedConfiguration"] = _check_advanced(facts, attached, arn, advanced)
         checked.append(stored)
     return checked
 
 
-def _check_advanced(lb_call: elbv2.Call, attached: dict[str, list[str]], arn: str, advanced: Record) -> Record:
+def _check_advanced(facts: LoadBalancingFacts, attached: dict[str, list[str]], arn: str, advanced: Record) -> Record:
     """A blue/green pair: the alternate target group and the production listener rule."""
     alternate = advanced.get("alternateTargetGroupArn")
-    if not alternate or lb_call.find(elbv2.TARGET_GROUP, alternate) is None:
+    if not alternate or facts.target_group(alternate) is None:
         raise InvalidParameterException(f"The alternate target group {alternate} does not exist.")
     if alternate == arn:
         raise InvalidParameterException("The alternate target group must differ from the target group.")
@@ -75,7 +75,7 @@ def _check_advanced(lb_call: elbv2.Call, attached: dict[str, list[str]], arn: st
     for member in ("productionListenerRule", "testListenerRule"):
         rule = advanced.get(member)
         required = member == "productionListenerRule"
-        if (required or rule) and (not rule or lb_call.find(elbv2.RULE, rule) is None):
+        if (required or rule) and (not rule or not facts.rule_exists(rule)):
             raise InvalidParameterException(f"The {member} {rule} does not exist.")
     return dict(advanced)
 

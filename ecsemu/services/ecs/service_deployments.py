@@ -48,7 +48,6 @@ from typing import Any
 
 from ecsemu.errors import ClientError
 from ecsemu.model import service as service_model
-from ecsemu.reconcile.scheduler import breaker_threshold
 from ecsemu.services.ecs import arns, services
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate, require
 from ecsemu.services.ecs.errors import (
@@ -285,7 +284,7 @@ def _circuit_breaker(service: Record, view: _View) -> dict[str, Any]:
     return {
         "status": status,
         "failureCount": int(view.observed.get("failedTasks", 0)),
-        "threshold": breaker_threshold(int(spec["desiredCount"])),
+        "threshold": service_model.breaker_threshold(int(spec["desiredCount"])),
     }
 
 

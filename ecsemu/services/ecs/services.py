@@ -7,13 +7,12 @@ turns that into tasks and writes ``status``, including ``inactive`` once drained
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
+from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions, task_sets
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import (
@@ -188,12 +187,6 @@ def _launch(
     return launch_type, strategy
 
 
-def _request_digest(params: Params) -> str:
-    """What CreateService was asked, without its client token: equal digests, same request."""
-    asked = {key: value for key, value in params.items() if key != "clientToken"}
-    return hashlib.sha256(json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 # -- operations -----------------------------------------------------------------------------
 
 
@@ -217,7 +210,7 @@ def create_service(call: Call, params: Params) -> Result:
     if desired is not None and desired < 0:
         raise InvalidParameterException("desiredCount must be 0 or greater.")
     tags = validate_tags(params.get("tags", []))
-    digest = _request_digest(params)
+    digest = request_digest(params)
     with call.store.transaction():
         cluster = call.require_cluster(params.get("cluster"))
         cluster_name = cluster["clusterName"]

@@ -8,8 +8,8 @@ API wrote, under ECS's own names: ``id``, ``taskSetArn``, ``serviceArn``, ``clus
 ``scale``, launch settings, ``externalId``, ``clientToken``, ``createdAt``, ``updatedAt`` and
 ``tags`` (top level, where ``tags.py`` looks for them).
 
-What the scheduler observed is not in the record: the task set scheduler
-(``ecsemu.reconcile.task_set_scheduler``) keeps it in the service's status,
+What the scheduler observed is not in the record: the reconciler's task set scheduler keeps it
+in the service's status (the rules both share are in ``ecsemu.model.task_set``),
 ``status.taskSetCounts[<task set id>]`` (runningCount, pendingCount, stabilityStatus,
 stabilityStatusAt, drained).
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
-from ecsemu.reconcile.task_set_scheduler import belongs, computed_desired_count
+from ecsemu.model.task_set import belongs, computed_desired_count
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation
 from ecsemu.services.ecs.errors import (

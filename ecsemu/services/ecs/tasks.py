@@ -7,12 +7,11 @@ are remembered for 24 hours per cluster (kind ``run_task_token``), as ECS does.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
+from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import InvalidParameterException, ServiceNotFoundException
@@ -196,12 +195,6 @@ class ConflictException(ClientError):
     code = "ConflictException"
 
 
-def _request_digest(params: Params) -> str:
-    """What RunTask was asked, without its client token: equal digests are the same request."""
-    asked = {key: value for key, value in params.items() if key != "clientToken"}
-    return hashlib.sha256(json.dumps(asked, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 def _replay(call: Call, cluster_name: str, token: str, digest: str) -> Result | None:
     """The answer of an earlier RunTask with this client token in this cluster, if any."""
     earlier = call.store.get(call.scope, TOKEN_KIND, f"{cluster_name}/{token}")
@@ -236,7 +229,7 @@ def run_task(call: Call, params: Params) -> Result:
     token = params.get("clientToken")
     if not token:
         return _start(call, params, count=count)
-    digest = _request_digest(params)
+    digest = request_digest(params)
     with call.store.transaction():
         cluster_name = call.require_cluster(params.get("cluster"))["clusterName"]
         replayed = _replay(call, cluster_name, token, digest)
@@ -320,10 +313,8 @@ def list_tasks(call: Call, params: Params) -> Result:
     family = params.get("family")
     instance = params.get("containerInstance")
     selected = []
-    for task in call.store.list(call.scope, KIND):
+    for task in call.store.list(call.scope, KIND, under=name):  # only this cluster's tasks ("<cluster>/<id>")
         spec = task["spec"]
-        if spec["clusterName"] != name:
-            continue
         # ECS never sets a task's desired status to PENDING: filtering on it finds nothing.
         if task_model.desired_status(task) != desired:
             continue

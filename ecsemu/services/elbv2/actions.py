@@ -34,7 +34,9 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
-from ecsemu.services.elbv2.base import LISTENER, RULE, TARGET_GROUP, Call, require, spec_of
+from ecsemu.model import load_balancing
+from ecsemu.model.rule import forwarded_target_groups
+from ecsemu.services.elbv2.base import TARGET_GROUP, Call, require, spec_of
 from ecsemu.services.elbv2.errors import (
     IncompatibleProtocols,
     OperationNotPermitted,
@@ -180,37 +182,9 @@ def _fixed_response(action: Action) -> Action:
     return {"Type": "fixed-response", "FixedResponseConfig": out}
 
 
-def forwarded_target_groups(actions: Iterable[Action]) -> list[str]:
-    """The target group ARNs ``actions`` forward to, each once, in order."""
-    arns: dict[str, None] = {}
-    for action in actions:
-        if action.get("Type") != "forward":
-            continue
-        for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
-            arns[group["TargetGroupArn"]] = None
-        if action.get("TargetGroupArn"):
-            arns[action["TargetGroupArn"]] = None
-    return list(arns)
-
-
 def target_group_load_balancers(call: Call) -> dict[str, list[str]]:
     """Each associated target group's ARN → the load balancers whose listeners use it."""
-    listeners = {spec_of(record)["ListenerArn"]: spec_of(record) for record in call.records(LISTENER)}
-    users: dict[str, dict[str, None]] = {}
-
-    def note(actions: Iterable[Action], listener_arn: str) -> None:
-        listener = listeners.get(listener_arn)
-        if listener is None:
-            return
-        for arn in forwarded_target_groups(actions):
-            users.setdefault(arn, {})[listener["LoadBalancerArn"]] = None
-
-    for arn, listener in listeners.items():
-        note(listener.get("DefaultActions", []), arn)
-    for record in call.records(RULE):
-        rule = spec_of(record)
-        note(rule.get("Actions", []), rule["ListenerArn"])
-    return {arn: list(lbs) for arn, lbs in users.items()}
+    return load_balancing.LoadBalancingFacts(call.store, call.scope).target_group_load_balancers()
 
 
 def check_association(call: Call, actions: Iterable[Action], lb_arn: str) -> None:

@@ -29,9 +29,6 @@ an ARN of another account or region names nothing here.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +37,12 @@ from typing import Any, Final, TypeVar
 
 from ecsemu.context import RequestContext, Scope
 from ecsemu.errors import ClientError
+from ecsemu.model import arns, load_balancing
+from ecsemu.model import listener as listener_model
+from ecsemu.model import load_balancer as load_balancer_model
+from ecsemu.model import rule as rule_model
+from ecsemu.model import target_group as target_group_model
+from ecsemu.services import common
 from ecsemu.services.elbv2.errors import (
     ListenerNotFound,
     LoadBalancerNotFound,
@@ -55,21 +58,16 @@ Operation = Callable[["Call", Params], Result]
 
 OPERATIONS: dict[str, Operation] = {}
 
-LOAD_BALANCER: Final = "elbv2.load_balancer"
-TARGET_GROUP: Final = "elbv2.target_group"
-LISTENER: Final = "elbv2.listener"
-RULE: Final = "elbv2.rule"
+LOAD_BALANCER: Final = load_balancer_model.KIND
+TARGET_GROUP: Final = target_group_model.KIND
+LISTENER: Final = listener_model.KIND
+RULE: Final = rule_model.KIND
 
 # ARN resource type of each kind: "<type>/<record id>".
-RESOURCE_TYPES: Final = {
-    LOAD_BALANCER: "loadbalancer",
-    TARGET_GROUP: "targetgroup",
-    LISTENER: "listener",
-    RULE: "listener-rule",
-}
+RESOURCE_TYPES: Final = load_balancing.RESOURCE_TYPES
 KIND_OF_RESOURCE_TYPE: Final = {resource_type: kind for kind, resource_type in RESOURCE_TYPES.items()}
 
-ARN_PREFIX: Final = "arn:aws:elasticloadbalancing:"
+ARN_PREFIX: Final = f"arn:aws:{arns.ELBV2}:"
 
 
 def operation(name: str) -> Callable[[Operation], Operation]:
@@ -95,16 +93,11 @@ class Call:
         return self.context.scope
 
     def arn(self, kind: str, record_id: str) -> str:
-        return f"{ARN_PREFIX}{self.scope.region}:{self.scope.account_id}:{RESOURCE_TYPES[kind]}/{record_id}"
+        return arns.arn(arns.ELBV2, self.scope, RESOURCE_TYPES[kind], record_id)
 
     def record_id(self, kind: str, arn: object) -> str | None:
         """The id of the record ``arn`` names, if it is an ARN of ``kind`` in this scope."""
-        if not isinstance(arn, str):
-            return None
-        prefix = f"{ARN_PREFIX}{self.scope.region}:{self.scope.account_id}:{RESOURCE_TYPES[kind]}/"
-        if not arn.startswith(prefix) or len(arn) == len(prefix):
-            return None
-        return arn[len(prefix) :]
+        return load_balancing.record_id(self.scope, kind, arn)
 
     def find(self, kind: str, arn: object) -> Record | None:
         record_id = self.record_id(kind, arn)
@@ -214,20 +207,7 @@ DEFAULT_PAGE_SIZE: Final = 400
 def paginate(items: Sequence[T], params: Params) -> tuple[list[T], str | None]:
     """One page of ``items`` by ``Marker``/``PageSize``, and the ``NextMarker`` if more follow."""
     size = int(params.get("PageSize") or DEFAULT_PAGE_SIZE)
-    start = 0
-    marker = params.get("Marker")
-    if marker:
-        try:
-            start = int(json.loads(base64.b64decode(marker, validate=True))["offset"])
-        except (ValueError, KeyError, TypeError, binascii.Error) as error:
-            raise ValidationError("The marker is not valid.") from error
-        if start < 0:
-            raise ValidationError("The marker is not valid.")
-    page = list(items[start : start + size])
-    end = start + len(page)
-    if end < len(items):
-        return page, base64.b64encode(json.dumps({"offset": end}).encode()).decode()
-    return page, None
+    return common.page(items, params.get("Marker"), size, lambda: ValidationError("The marker is not valid."))
 
 
 def with_marker(result: Result, next_marker: str | None) -> Result:

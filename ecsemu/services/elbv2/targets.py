@@ -1,7 +1,7 @@
 """Targets of a target group: RegisterTargets, DeregisterTargets, DescribeTargetHealth.
 
-Targets live in their target group's record (kind ``elbv2.target_group``), in two parts with
-one writer each:
+Targets live in their target group's record (kind ``elbv2.target_group``, laid out in
+:mod:`ecsemu.model.target_group`), in two parts with one writer each:
 
 ``spec.Targets`` — registrations, written only by the API::
 
@@ -53,6 +53,7 @@ import ipaddress
 import re
 from typing import Any, Final
 
+from ecsemu.model.target_group import DEFAULT_DEREGISTRATION_DELAY, target_key
 from ecsemu.services.elbv2.actions import target_group_load_balancers
 from ecsemu.services.elbv2.base import TARGET_GROUP, Call, Params, Result, operation, require, spec_of, status_of
 from ecsemu.services.elbv2.errors import InvalidTarget, OperationNotPermitted, TooManyTargets, ValidationError
@@ -69,12 +70,8 @@ NOT_REGISTERED: Final = ("unused", "Target.NotRegistered", "Target is not regist
 REGISTERING: Final = ("initial", "Elb.RegistrationInProgress", "Target registration is in progress")
 
 
-def target_key(target_id: str, port: int) -> str:
-    return f"{target_id}:{port}"
-
-
 def deregistration_delay(spec: dict[str, Any]) -> float:
-    return float(spec["Attributes"].get("deregistration_delay.timeout_seconds", "300"))
+    return float(spec["Attributes"].get("deregistration_delay.timeout_seconds", DEFAULT_DEREGISTRATION_DELAY))
 
 
 def is_gone(entry: dict[str, Any], delay: float, now: float) -> bool:

@@ -1,0 +1,53 @@
+"""The cluster record: kind ``cluster``, id the cluster name.
+
+    {"clusterArn": str, "clusterName": str, "status": "ACTIVE" | "INACTIVE",
+     "settings": [{"name": "containerInsights", "value": str}],
+     "configuration"?: {...}, "serviceConnectDefaults"?: {...},
+     "capacityProviders": [str], "defaultCapacityProviderStrategy": [{...}],
+     "tags": [{"key": str, "value": str}], "createdAt": float}
+
+Invariants:
+- A record holds only what the API wrote. The counts DescribeClusters shows (running and
+  pending tasks, active services, registered container instances) are derived from the task,
+  service and container instance records of the cluster at the moment of the call — whose ids
+  all start with ``<cluster name>/`` — so they are always true.
+- A deleted cluster stays describable as INACTIVE; creating it again makes it ACTIVE anew.
+- Every other ECS record of a cluster is keyed ``<cluster name>/<…>``: tasks
+  ``<cluster>/<task id>``, services ``<cluster>/<service name>``, task sets
+  ``<cluster>/<service>/<task set id>``, container instances ``<cluster>/<id>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+KIND: Final = "cluster"
+DEFAULT_CLUSTER: Final = "default"
+
+
+def in_cluster(record_id: str, cluster_name: str) -> bool:
+    """Whether a task, service, task set or container instance id belongs to the cluster."""
+    return record_id.startswith(cluster_name + "/")
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    arn: str
+    name: str
+    status: str
+    capacity_providers: tuple[str, ...]
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Cluster:
+        return cls(
+            arn=str(record["clusterArn"]),
+            name=str(record["clusterName"]),
+            status=str(record.get("status") or "ACTIVE"),
+            capacity_providers=tuple(record.get("capacityProviders") or ()),
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "ACTIVE"

@@ -1,0 +1,258 @@
+"""The scheduling core: the rules every service scheduler shares. Pure functions: they never
+change the records they are handed (only the status being computed, where a caller passes it).
+
+Rolling deployments and traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY) of an ECS
+controller service (``scheduler.py``), and the task sets of an EXTERNAL controller service
+(``task_set_scheduler.py``), all place, stop, throttle, judge and report through this module,
+so they cannot drift apart.
+
+Vocabulary:
+- A *group* is what tasks are placed for: a deployment (``ecs-svc/<19 digits>``) or a task
+  set (same form of id). A task carries its group's id as ``deploymentId``.
+- *own* tasks: the tasks whose ``serviceName`` is the service; callers hand only those in,
+  so nothing here ever stops another service's task.
+- *live* tasks: still desired RUNNING (nobody asked them to stop). *unstopped*: lastStatus
+  not yet STOPPED.
+- A *failed* task is a STOPPED task that failed on its own: stop code ``TaskFailedToStart``
+  or ``EssentialContainerExited``, or ``ServiceSchedulerInitiated`` because it failed its
+  container health checks or ELB health checks (ECS's rule, for services and task sets alike).
+- An *unhealthy* task is live, past the service's ``healthCheckGracePeriodSeconds`` since it
+  started, and either UNHEALTHY by its container health checks, or RUNNING and ``unhealthy``
+  in one of its target groups. The scheduler stops it with the matching reason (so it counts
+  as failed once stopped) and places a replacement.
+
+Rules:
+- Launch throttle: after 3 failed tasks in a group, each launch waits 2^(n-3) s (at most
+  30 s) after the last failure. More failures never allow a launch sooner.
+- Stop order: the least useful first: tasks not yet RUNNING, then the newest.
+- Event texts are ECS's own, written once here (``started``, ``stopped``, ``throttled``,
+  ``steady``, ``*_health_failed``, ``registered``, ``deregistered``).
+- Target events are derived from the target group records, not from the calls that were
+  made: "registered 1 targets" once the group shows the task's registration, "deregistered
+  1 targets" once a task being stopped no longer has it there. So an event is recorded only
+  for a registration that really happened, and only by the service's one status writer.
+  The targets already announced are remembered in the service's status, ``targetEvents``
+  {task id: {target group ARN: "registered" | "deregistered"}}, for unstopped tasks only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ecsemu.context import Scope
+from ecsemu.model import service as service_model
+from ecsemu.model import task as task_model
+from ecsemu.model.target_group import TargetGroup
+from ecsemu.reconcile import targets
+from ecsemu.reconcile.actions import Action, PlaceTasks, StopTask
+from ecsemu.reconcile.ids import Ids
+
+Record = dict[str, Any]
+
+STOP_CODE = "ServiceSchedulerInitiated"
+FAILURE_CODES = frozenset({"TaskFailedToStart", "EssentialContainerExited"})
+HEALTH_FAILURE = "Task failed container health checks"
+ELB_FAILURE_PREFIX = "Task failed ELB health checks"
+THROTTLE_AFTER = 3
+MAX_BACKOFF_S = 30.0
+TARGET_EVENTS = "targetEvents"
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+
+def task_key(task: Record) -> str:
+    """The task's store id, ``<cluster>/<task id>``."""
+    return f"{task['spec']['clusterName']}/{task['spec']['taskId']}"
+
+
+def task_id(task: Record) -> str:
+    return str(task["spec"]["taskId"])
+
+
+def is_live(task: Record) -> bool:
+    return task_model.desired_status(task) == "RUNNING"
+
+
+def is_failed(task: Record) -> bool:
+    """A STOPPED task that failed on its own (see the module's vocabulary)."""
+    if not task_model.is_stopped(task):
+        return False
+    code, reason = task_model.stop_reason(task)
+    if code in FAILURE_CODES:
+        return True
+    return code == STOP_CODE and (reason == HEALTH_FAILURE or str(reason).startswith(ELB_FAILURE_PREFIX))
+
+
+def failed(tasks: Iterable[Record]) -> list[Record]:
+    return [task for task in tasks if is_failed(task)]
+
+
+def is_healthy(task: Record, target_groups: dict[str, TargetGroup] | None = None) -> bool:
+    """RUNNING, passing its container health checks, and healthy in every target group."""
+    status = task["status"]
+    if status.get("lastStatus") != "RUNNING":
+        return False
+    health = status.get("healthStatus", "UNKNOWN")
+    has_checks = any(c.get("healthCheck") for c in task["spec"]["containers"] if c["essential"])
+    if not (health == "HEALTHY" if has_checks else health != "UNHEALTHY"):
+        return False
+    groups = target_groups or {}
+    return all(
+        targets.health_state(groups.get(r.target_group_arn), r) == "healthy" or r.target_group_arn not in groups
+        for r in targets.registrations_of(status)
+    )
+
+
+def launch_at(tasks: Iterable[Record], now: float) -> float:
+    """When a group may launch next, given its tasks: ``now`` unless throttled by failures."""
+    failures = failed(tasks)
+    if len(failures) < THROTTLE_AFTER:
+        return now
+    last_failure = max(float(t["status"].get("stoppedAt") or now) for t in failures)
+    return last_failure + min(2.0 ** (len(failures) - THROTTLE_AFTER), MAX_BACKOFF_S)
+
+
+def stop_order(task: Record) -> tuple[int, float]:
+    """Sort key: the least useful first (not yet running, then the newest)."""
+    return (1 if task["status"].get("lastStatus") == "RUNNING" else 0, -float(task["spec"]["createdAt"]))
+
+
+def least_useful(tasks: Iterable[Record], count: int) -> list[Record]:
+    """The ``count`` tasks to stop first."""
+    return sorted(tasks, key=stop_order)[: max(count, 0)]
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def scaling_reason(group_id: str) -> str:
+    return f"Scaling activity initiated by (deployment {group_id})"
+
+
+def stop(scope: Scope, tasks: Iterable[Record], group_id: str) -> list[Action]:
+    """Ask the scheduler's excess or old tasks to stop, in the name of ``group_id``."""
+    return [StopTask(scope, task_key(task), STOP_CODE, scaling_reason(group_id)) for task in tasks]
+
+
+def place(scope: Scope, service_key: str, group_id: str, count: int, ids: Ids) -> PlaceTasks:
+    """Place ``count`` new tasks of a group (a deployment or a task set)."""
+    return PlaceTasks(scope, service_key, group_id, tuple(ids.task_id() for _ in range(count)))
+
+
+def replace_unhealthy(
+    scope: Scope,
+    spec: Record,
+    live: list[Record],
+    now: float,
+    target_groups: dict[str, TargetGroup],
+    events: list[str],
+) -> tuple[list[Record], list[Action]]:
+    """The unhealthy tasks among ``live``, and the stops that replace them (with their events)."""
+    grace = float(spec.get("healthCheckGracePeriodSeconds") or 0)
+    name = spec["serviceName"]
+    sick: list[Record] = []
+    actions: list[Action] = []
+    for task in live:
+        status = task["status"]
+        started = float(status["startedAt"]) if status.get("startedAt") is not None else now
+        if now - started < grace:
+            continue
+        if status.get("healthStatus") == "UNHEALTHY":
+            reason = HEALTH_FAILURE
+            events.append(container_health_failed(name, task))
+        else:
+            failing = [
+                r.target_group_arn
+                for r in targets.registrations_of(status)
+                if targets.health_state(target_groups.get(r.target_group_arn), r) == "unhealthy"
+            ]
+            if not failing or status.get("lastStatus") != "RUNNING":
+                continue
+            reason = f"{ELB_FAILURE_PREFIX} in (target-group {failing[0]})"
+            events.append(elb_health_failed(name, task, failing[0]))
+        sick.append(task)
+        actions.append(StopTask(scope, task_key(task), STOP_CODE, reason))
+    return sick, actions
+
+
+# -- event texts -------------------------------------------------------------------------------
+
+
+def started(name: str, action: PlaceTasks) -> str:
+    listed = " ".join(f"(task {task_id})" for task_id in action.task_ids)
+    return f"(service {name}) has started {len(action.task_ids)} tasks: {listed}."
+
+
+def stopped(name: str, tasks: list[Record]) -> str:
+    listed = " ".join(f"(task {task_id(t)})" for t in tasks)
+    return f"(service {name}) has stopped {len(tasks)} running tasks: {listed}."
+
+
+def throttled(name: str) -> str:
+    return f"(service {name}) is unable to consistently start tasks successfully."
+
+
+def steady(name: str) -> str:
+    return f"(service {name}) has reached a steady state."
+
+
+def container_health_failed(name: str, task: Record) -> str:
+    return f"(service {name}) (task {task_id(task)}) failed container health checks."
+
+
+def elb_health_failed(name: str, task: Record, target_group_arn: str) -> str:
+    return f"(service {name}) (task {task_id(task)}) failed ELB health checks in (target-group {target_group_arn})."
+
+
+def registered(name: str, target_group_arn: str) -> str:
+    return f"(service {name}) registered 1 targets in (target-group {target_group_arn})"
+
+
+def deregistered(name: str, target_group_arn: str) -> str:
+    return f"(service {name}) deregistered 1 targets in (target-group {target_group_arn})"
+
+
+# -- the service's status ----------------------------------------------------------------------
+
+
+def target_events(name: str, tasks: Iterable[Record], target_groups: dict[str, TargetGroup], status: Record) -> list[str]:
+    """The registrations the target groups show since the last round, as events (oldest first).
+
+    Updates ``status[TARGET_EVENTS]``, the memory of what was announced (see the module's rules).
+    """
+    previous: dict[str, dict[str, str]] = status.get(TARGET_EVENTS, {})
+    memory: dict[str, dict[str, str]] = {}
+    events: list[str] = []
+    for task in tasks:
+        if task_model.is_stopped(task):
+            continue
+        announced = dict(previous.get(task_id(task), {}))
+        for registration in targets.registrations_of(task["status"]):
+            arn = registration.target_group_arn
+            group = target_groups.get(arn)
+            if group is None:
+                continue  # the target group is gone: nothing happened there to tell
+            said = announced.get(arn)
+            if said is None and targets.is_registered(group, registration):
+                events.append(registered(name, arn))
+                announced[arn] = "registered"
+            elif said == "registered" and not is_live(task) and targets.is_deregistering(group, registration):
+                events.append(deregistered(name, arn))
+                announced[arn] = "deregistered"
+        if announced:
+            memory[task_id(task)] = announced
+    if memory:
+        status[TARGET_EVENTS] = memory
+    else:
+        status.pop(TARGET_EVENTS, None)
+    return events
+
+
+def add_events(status: Record, messages: list[str], now: float, ids: Ids) -> None:
+    """Put this round's events (given oldest first) at the head of the service's events."""
+    if not messages:
+        return
+    new_events = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(messages)]
+    status["events"] = (new_events + list(status.get("events", [])))[: service_model.MAX_EVENTS]

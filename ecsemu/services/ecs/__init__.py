@@ -1,0 +1,1 @@
+"""Amazon ECS: one provider (``provider.py``), one module per resource kind."""
