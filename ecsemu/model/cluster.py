@@ -19,35 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 KIND: Final = "cluster"
 DEFAULT_CLUSTER: Final = "default"
-
-
-def in_cluster(record_id: str, cluster_name: str) -> bool:
-    """Whether a task, service, task set or container instance id belongs to the cluster."""
-    return record_id.startswith(cluster_name + "/")
-
-
-@dataclass(frozen=True, slots=True)
-class Cluster:
-    arn: str
-    name: str
-    status: str
-    capacity_providers: tuple[str, ...]
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Cluster:
-        return cls(
-            arn=str(record["clusterArn"]),
-            name=str(record["clusterName"]),
-            status=str(record.get("status") or "ACTIVE"),
-            capacity_providers=tuple(record.get("capacityProviders") or ()),
-        )
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == "ACTIVE"

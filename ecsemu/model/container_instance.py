@@ -14,29 +14,6 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 KIND: Final = "container_instance"
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerInstance:
-    arn: str
-    cluster_name: str
-    status: str
-    ec2_instance_id: str | None
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> ContainerInstance:
-        return cls(
-            arn=str(record["containerInstanceArn"]),
-            cluster_name=str(record["clusterName"]),
-            status=str(record.get("status") or "ACTIVE"),
-            ec2_instance_id=record.get("ec2InstanceId"),
-        )
-
-    @property
-    def counts_in_cluster(self) -> bool:
-        return self.status != "INACTIVE"

@@ -1,10 +1,38 @@
 """The service record: kind ``service``, id ``<cluster>/<service name>`` (the tail of its ARN).
 
-    {"spec":   {... what CreateService/UpdateService/DeleteService asked for, status
-                ACTIVE or DRAINING, and "deployments": the deployments created, oldest first;
-                the last one is PRIMARY ...},
-     "status": {... what the scheduler did: "deployments" {id: counts, rolloutState},
-                "events" newest first, "inactive" once a DRAINING service has no tasks ...}}
+    {"spec": {                   # CreateService/UpdateService/DeleteService; the scheduler's
+                                 # own decisions (rollbacks, traffic steps), re-checked first
+        "serviceName", "serviceArn", "clusterName", "clusterArn",
+        "status": "ACTIVE" | "DRAINING", "desiredCount": int,
+        "taskDefinition": str | None,                  # None for an EXTERNAL controller
+        "launchType", "capacityProviderStrategy", "platformVersion",
+        "deploymentConfiguration": {"maximumPercent", "minimumHealthyPercent", "strategy",
+                                    "deploymentCircuitBreaker": {"enable", "rollback"}, ...},
+        "deploymentController": {"type": "ECS" | "EXTERNAL" | "CODE_DEPLOY"},
+        "schedulingStrategy", "networkConfiguration", "placementConstraints",
+        "placementStrategy", "healthCheckGracePeriodSeconds", "enableECSManagedTags",
+        "propagateTags", "enableExecuteCommand", "availabilityZoneRebalancing", "roleArn",
+        "createdBy", "createdAt", "tags",
+        "loadBalancers": [{"targetGroupArn", "containerName", "containerPort",
+                           "advancedConfiguration"?: {"alternateTargetGroupArn",
+                                                      "productionListenerRule", ...}}],
+        "clientToken"?, "requestDigest"?,              # CreateService's idempotency
+        "deployments": [{"id", "taskDefinition", "createdAt", "launchType"?,
+                         "capacityProviderStrategy"?, "platformVersion"?, "platformFamily"?,
+                         "networkConfiguration"?, "targetGroupArns"?}]},   # oldest first;
+                                                       # the last one is PRIMARY
+     "status": {                 # the service planner only (SetServiceStatus), whole
+        "deployments": {<id>: {"runningCount", "pendingCount", "failedTasks", "updatedAt"?,
+                               "desiredCount"?,            # an older deployment's live tasks
+                               "rolloutState"?, "rolloutStateReason"?,   # the PRIMARY's
+                               "retired"?, "stopped"?, "rollback"?: {"deploymentId",
+                               "reason", "startedAt"}, ...}},
+        "taskSetCounts"?: {<task set id>: {"runningCount", "pendingCount",
+                                           "stabilityStatus", "stabilityStatusAt"}},
+        "events": [{"id", "createdAt", "message"}],   # newest first, at most MAX_EVENTS
+        "targetEvents"?: {<task id>: {<target group ARN>: "registered" | "deregistered"}},
+        "steady"?, "stuck"?, "throttled"?, "nextLaunchAt"?,   # what the events said last
+        "inactive"?}}                                  # inactive: DRAINING and no task left
 
 Invariants:
 - API providers write ``spec``; the reconciler writes ``status``.
@@ -22,6 +50,8 @@ import math
 from typing import Any
 
 Record = dict[str, Any]
+
+KIND = "service"
 
 DEFAULT_DEPLOYMENT_CONFIGURATION: Record = {
     "deploymentCircuitBreaker": {"enable": False, "rollback": False},

@@ -1,8 +1,33 @@
 """The task record: kind ``task``, id ``<cluster>/<task id>`` (the tail of its ARN).
 
-    {"spec":   {... what RunTask/StartTask/the service scheduler asked for, desiredStatus,
-                and the stop request (stopCode, stoppedReason) ...},
-     "status": {... what the reconciler observed: lastStatus, timestamps, containers ...}}
+    {"spec": {                       # RunTask/StartTask, or the service scheduler (PlaceTasks)
+        "taskId": str (32 hex), "taskArn": str, "clusterName": str, "clusterArn": str,
+        "taskDefinitionArn": str, "family": str, "revision": int,
+        "networkMode": "awsvpc" | "bridge" | "host" | "none",
+        "containers": [{"name", "image", "essential", "containerArn", "cpu": str,
+                        "memory"?: str, "memoryReservation"?: str, "stopTimeout"?: int,
+                        "healthCheck"?: true}],
+        "cpu": str, "memory": str,       # task level, "" when the definition has none
+        "overrides": {"containerOverrides": [...], "inferenceAcceleratorOverrides": [...], ...},
+        "desiredStatus": "RUNNING" | "STOPPED", "group": str, "launchType": "EC2" | "FARGATE",
+        "createdAt": float, "tags": [{"key", "value"}], "enableExecuteCommand": bool,
+        "version": int,
+        "platformVersion"?, "platformFamily"?,          # Fargate
+        "capacityProviderName"?, "startedBy"?, "networkConfiguration"?,
+        "serviceName"?, "deploymentId"?,                # a service's or task set's task
+        "loadBalancers"?: [{"targetGroupArn", "containerName", "containerPort"}],
+        "containerInstanceArn"?,
+        "stopCode"?, "stoppedReason"?, "stoppingAt"?},  # the stop request (request_stop)
+     "status": {                     # the reconciler only (SetTaskStatus)
+        "lastStatus": one of LIFECYCLE, "connectivity"?, "connectivityAt"?,
+        "pullStartedAt"?, "pullStoppedAt"?, "startedAt"?, "executionStoppedAt"?, "stoppedAt"?,
+        "healthStatus"?: "HEALTHY" | "UNHEALTHY" | "UNKNOWN",
+        "stopCode"?, "stoppedReason"?,                  # failures the reconciler saw
+        "containers": {<name>: {"lastStatus", "exitCode"?, "reason"?, "healthStatus"?,
+                                "networkBindings": [{"bindIP", "containerPort", "hostPort",
+                                                     "protocol"}], "runtimeId"?, ...}},
+        "attachments"?: [{"id", "type": "ElasticNetworkInterface", "status", "details"}],
+        "registrations"?: [[target group ARN, target id, port]]}}   # see reconcile/targets
 
 Invariants:
 - Only API providers and the service scheduler's "place/stop" actions write ``spec``;
@@ -20,6 +45,8 @@ from ecsemu.context import Scope
 from ecsemu.model.arns import ecs_arn
 
 Record = dict[str, Any]
+
+KIND = "task"
 
 # lastStatus values in the order a task passes them.
 LIFECYCLE = (

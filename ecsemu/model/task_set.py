@@ -24,6 +24,8 @@ from typing import Any
 
 Record = dict[str, Any]
 
+KIND = "task_set"
+
 
 def computed_desired_count(desired_count: int, scale: Record | None) -> int:
     """ceil(desiredCount * scale / 100), ECS's rounding (1.2 tasks is 2)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model import task_set as task_set_model
 from ecsemu.model.load_balancing import TargetRegistry
 from ecsemu.reconcile.actions import (
     Action,
@@ -68,17 +69,17 @@ class Executor:
             case RemoveContainers(task_arn=task_arn):
                 self.runtime.remove(task_arn)
             case SetTaskStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, "task", key, lambda task: task.__setitem__("status", status))
+                self.store.update(scope, task_model.KIND, key, lambda task: task.__setitem__("status", status))
             case ForgetTask(scope=scope, key=key):
-                self.store.delete(scope, "task", key)
+                self.store.delete(scope, task_model.KIND, key)
             case SetServiceStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, "service", key, lambda service: service.__setitem__("status", status))
+                self.store.update(scope, service_model.KIND, key, lambda service: service.__setitem__("status", status))
             case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
 
                 def stop(task: Record) -> None:
                     task_model.request_stop(task, stop_code=code, reason=reason, now=now)
 
-                self.store.update(scope, "task", key, stop)
+                self.store.update(scope, task_model.KIND, key, stop)
             case PlaceTasks():
                 self._place(action, now)
             case RollBack():
@@ -101,18 +102,18 @@ class Executor:
             spec["taskDefinition"] = action.task_definition
             spec["deployments"].append(service_model.new_deployment(action.deployment_id, spec, now))
 
-        self.store.update(action.scope, "service", action.service_key, start)
+        self.store.update(action.scope, service_model.KIND, action.service_key, start)
 
     def _place(self, action: PlaceTasks, now: float) -> None:
         with self.store.transaction():
-            service = self.store.get(action.scope, "service", action.service_key)
+            service = self.store.get(action.scope, service_model.KIND, action.service_key)
             if service is None or service_model.visible_status(service) != "ACTIVE":
                 return
             spec = service["spec"]
             deployment: Record | None
             if spec["deploymentController"]["type"] == "EXTERNAL":
                 # The deployment is a task set: its record has the same launch members.
-                deployment = self.store.get(action.scope, "task_set", f"{action.service_key}/{action.deployment_id}")
+                deployment = self.store.get(action.scope, task_set_model.KIND, f"{action.service_key}/{action.deployment_id}")
                 if deployment is None or deployment["status"] == "DRAINING":
                     return
             else:
@@ -127,7 +128,7 @@ class Executor:
             strategy = deployment.get("capacityProviderStrategy") or []
             for task_id in action.task_ids:
                 key = f"{spec['clusterName']}/{task_id}"
-                if self.store.get(action.scope, "task", key) is not None:
+                if self.store.get(action.scope, task_model.KIND, key) is not None:
                     continue
                 record = task_model.new_task(
                     action.scope,
@@ -147,7 +148,7 @@ class Executor:
                     platform_version=deployment.get("platformVersion") if deployment.get("platformVersion") != "LATEST" else None,
                     load_balancers=_deployment_load_balancers(spec, deployment),
                 )
-                self.store.put(action.scope, "task", key, record)
+                self.store.put(action.scope, task_model.KIND, key, record)
 
 
 def _deployment_load_balancers(spec: Record, deployment: Record) -> list[Record]:

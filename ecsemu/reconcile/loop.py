@@ -17,7 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from ecsemu.model import service as service_model
 from ecsemu.model import target_group as target_group_model
+from ecsemu.model import task as task_model
+from ecsemu.model import task_definition as task_definition_model
+from ecsemu.model import task_set as task_set_model
 from ecsemu.model.target_group import TargetGroup
 from ecsemu.reconcile.actions import Action
 from ecsemu.reconcile.executor import Executor, TargetRegistry
@@ -30,9 +34,9 @@ from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
 
-WATCHED_KINDS = frozenset({"task", "service", "task_set", target_group_model.KIND})
+WATCHED_KINDS = frozenset({task_model.KIND, service_model.KIND, task_set_model.KIND, target_group_model.KIND})
 # What a round reads: the watched kinds, and the task definitions tasks are launched from.
-MIRRORED_KINDS = WATCHED_KINDS | {"taskdef"}
+MIRRORED_KINDS = WATCHED_KINDS | {task_definition_model.KIND}
 
 
 class Reconciler:
@@ -76,16 +80,16 @@ class Reconciler:
         mirror.refresh()
         world = World()
         for scope in mirror.scopes():
-            if not mirror.count(scope, "task") and not mirror.count(scope, "service"):
+            if not mirror.count(scope, task_model.KIND) and not mirror.count(scope, service_model.KIND):
                 continue
             state = ScopeState(
-                tasks=dict(mirror.items(scope, "task")),
-                services=dict(mirror.items(scope, "service")),
-                task_sets=dict(mirror.items(scope, "task_set")),
+                tasks=dict(mirror.items(scope, task_model.KIND)),
+                services=dict(mirror.items(scope, service_model.KIND)),
+                task_sets=dict(mirror.items(scope, task_set_model.KIND)),
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:
-                definition = mirror.get(scope, "taskdef", arn.split("/", 1)[1])
+                definition = mirror.get(scope, task_definition_model.KIND, task_definition_model.record_id_of_arn(arn))
                 if definition is not None:
                     state.definitions[arn] = definition
             if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ecsemu.model import container_instance as container_instance_model
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import (
@@ -30,7 +31,7 @@ from ecsemu.services.ecs.errors import (
 )
 from ecsemu.state.store import Record
 
-INSTANCE_KIND = "container_instance"
+INSTANCE_KIND = container_instance_model.KIND
 TARGET_TYPE = "container-instance"
 MAX_CUSTOM = 10
 MAX_PER_CALL = 10

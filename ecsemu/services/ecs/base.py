@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ecsemu.context import RequestContext, Scope
+from ecsemu.model import cluster as cluster_model
 from ecsemu.services import common
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.errors import ClusterNotFoundException, InvalidParameterException
@@ -29,7 +30,7 @@ Operation = Callable[["Call", Params], Result]
 
 OPERATIONS: dict[str, Operation] = {}
 
-DEFAULT_CLUSTER = "default"
+DEFAULT_CLUSTER = cluster_model.DEFAULT_CLUSTER
 
 
 def operation(name: str) -> Callable[[Operation], Operation]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ecsemu.model import cluster as cluster_model
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import (
     ClusterContainsContainerInstancesException,
@@ -22,7 +23,7 @@ from ecsemu.services.ecs.errors import (
 from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.state.store import Record
 
-KIND = "cluster"
+KIND = cluster_model.KIND
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 PENDING_STATES = {"PROVISIONING", "PENDING", "ACTIVATING"}
 DEFAULT_SETTINGS = [{"name": "containerInsights", "value": "disabled"}]
@@ -31,10 +32,6 @@ _STATISTICS = (
     "runningEC2TasksCount", "runningFargateTasksCount", "pendingEC2TasksCount", "pendingFargateTasksCount",
     "activeEC2ServiceCount", "activeFargateServiceCount", "drainingEC2ServiceCount", "drainingFargateServiceCount",
 )  # fmt: skip
-
-
-def in_cluster(record_id: str, cluster_name: str) -> bool:
-    return record_id.startswith(cluster_name + "/")
 
 
 def _launch_kind(launch_type: str | None, capacity_provider: str | None) -> str:

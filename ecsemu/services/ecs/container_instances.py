@@ -134,9 +134,11 @@ def _remaining(registered: list[dict[str, Any]], tasks: list[Record]) -> list[di
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _tasks_by_instance(call: Call) -> dict[str, list[Record]]:
+def _tasks_by_instance(call: Call, cluster_name: str) -> dict[str, list[Record]]:
+    """The cluster's unstopped tasks by the instance they were placed on (a task is placed only
+    on an instance of its own cluster, so only that cluster's tasks are read)."""
     placed: dict[str, list[Record]] = {}
-    for task in call.store.list(call.scope, "task"):
+    for task in call.store.list(call.scope, "task", under=cluster_name):
         instance_arn = task["spec"].get("containerInstanceArn")
         if instance_arn and not task_model.is_stopped(task):
             placed.setdefault(instance_arn, []).append(task)
@@ -299,7 +301,7 @@ def deregister_container_instance(call: Call, params: Params) -> Result:
         record = call.store.get(call.scope, KIND, key) if key else None
         if record is None:
             raise ClientException(f"Referenced container instance {arns.last_segment(reference)} not found.")
-        tasks = _tasks_by_instance(call).get(record["containerInstanceArn"], [])
+        tasks = _tasks_by_instance(call, cluster["clusterName"]).get(record["containerInstanceArn"], [])
         if record["status"] != "INACTIVE":
             if tasks and not params.get("force"):
                 raise InvalidParameterException("Found running tasks on the instance.")
@@ -321,7 +323,7 @@ def describe_container_instances(call: Call, params: Params) -> Result:
         raise InvalidParameterException("containerInstances can have at most 100 items.")
     cluster = call.require_cluster(params.get("cluster"))
     include = params.get("include") or []
-    placed = _tasks_by_instance(call)
+    placed = _tasks_by_instance(call, cluster["clusterName"])
     found: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     for reference in references:
@@ -339,11 +341,9 @@ def list_container_instances(call: Call, params: Params) -> Result:
     cluster = call.require_cluster(params.get("cluster"))
     status = params.get("status")
     query = parse_query(params["filter"]) if params.get("filter") else None
-    placed = _tasks_by_instance(call)
+    placed = _tasks_by_instance(call, cluster["clusterName"])
     selected = []
-    for record in call.store.list(call.scope, KIND):
-        if record["clusterName"] != cluster["clusterName"]:
-            continue
+    for record in call.store.list(call.scope, KIND, under=cluster["clusterName"]):
         if (status is None and record["status"] == "INACTIVE") or (status is not None and record["status"] != status):
             continue
         if query is not None and not query(_Subject(record, placed.get(record["containerInstanceArn"], []))):
@@ -367,7 +367,7 @@ def update_container_instances_state(call: Call, params: Params) -> Result:
     failures: list[dict[str, str]] = []
     with call.store.transaction():
         cluster = call.require_cluster(params.get("cluster"))
-        placed = _tasks_by_instance(call)
+        placed = _tasks_by_instance(call, cluster["clusterName"])
         for reference in references:
             key = attribute_rules.instance_key(call, cluster["clusterName"], reference)
             record = call.store.get(call.scope, KIND, key) if key else None

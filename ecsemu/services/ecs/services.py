@@ -25,7 +25,7 @@ from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.services.ecs.tasks import _check_network
 from ecsemu.state.store import Record
 
-KIND = "service"
+KIND = service_model.KIND
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 
 
@@ -300,9 +300,9 @@ def describe_services(call: Call, params: Params) -> Result:
 def list_services(call: Call, params: Params) -> Result:
     cluster = call.require_cluster(params.get("cluster"))
     selected = []
-    for service in call.store.list(call.scope, KIND):
+    for service in call.store.list(call.scope, KIND, under=cluster["clusterName"]):
         spec = service["spec"]
-        if spec["clusterName"] != cluster["clusterName"] or service_model.visible_status(service) != "ACTIVE":
+        if service_model.visible_status(service) != "ACTIVE":
             continue
         if params.get("launchType") and spec.get("launchType") != params["launchType"]:
             continue

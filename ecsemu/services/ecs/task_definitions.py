@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ecsemu.model import task_definition as task_definition_model
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import ClientException, InvalidParameterException
@@ -20,8 +21,8 @@ from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.services.ecs.task_definition_checks import check_task_definition
 from ecsemu.state.store import Record
 
-KIND = "taskdef"
-FAMILY_KIND = "taskdef_family"
+KIND = task_definition_model.KIND
+FAMILY_KIND = task_definition_model.FAMILY_KIND
 _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 
 # Members of RegisterTaskDefinition's input copied as they are into the task definition.

@@ -29,6 +29,7 @@ from typing import Any
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
+from ecsemu.model import task_set as task_set_model
 from ecsemu.model.task_set import belongs, computed_desired_count
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation
@@ -42,7 +43,7 @@ from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.services.ecs.tasks import _check_network
 from ecsemu.state.store import Record
 
-KIND = "task_set"
+KIND = task_set_model.KIND
 NOT_EXTERNAL = (
     "Amazon ECS only supports task set management on services configured to use external deployment controllers."
 )
@@ -86,7 +87,7 @@ def _visible(task_set: Record, service: Record) -> bool:
 
 def of_service(call: Call, service: Record) -> list[Record]:
     """The service's task sets that still exist, oldest first."""
-    records = [r for r in call.store.list(call.scope, KIND) if _visible(r, service)]
+    records = [r for r in call.store.list(call.scope, KIND, under=service["spec"]["clusterName"]) if _visible(r, service)]
     return sorted(records, key=lambda r: (float(r["createdAt"]), r["id"]))
 
 

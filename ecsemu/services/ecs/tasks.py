@@ -18,7 +18,7 @@ from ecsemu.services.ecs.errors import InvalidParameterException, ServiceNotFoun
 from ecsemu.services.ecs.tags import validate_tags
 from ecsemu.state.store import Record
 
-KIND = "task"
+KIND = task_model.KIND
 # RunTask's client tokens: kind ``run_task_token``, id ``<cluster>/<token>``.
 TOKEN_KIND = "run_task_token"
 TOKEN_TTL_S = 24 * 3600.0
