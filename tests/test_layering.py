@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
@@ -33,13 +35,24 @@ def test_the_tree_keeps_every_contract() -> None:
     assert "0 broken" in result.stdout
 
 
-def test_a_planted_violation_fails_with_a_readable_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "planted", "named"),
+    [
+        # the reconciler reaching into a service
+        ("reconcile/ids.py", "from ecsemu.services.ecs import arns", "ecsemu.reconcile.ids -> ecsemu.services.ecs.arns"),
+        # the load balancer's engine reaching the store through a model module that reads it
+        ("lb/balancing.py", "from ecsemu.model import load_balancing", "ecsemu.lb.balancing -> ecsemu.model.load_balancing"),
+        # one service importing another's internals
+        ("services/ecs/tags.py", "from ecsemu.services.elbv2 import base", "ecsemu.services.ecs.tags -> ecsemu.services.elbv2.base"),
+    ],
+)
+def test_a_planted_violation_fails_with_a_readable_message(tmp_path: Path, module: str, planted: str, named: str) -> None:
     shutil.copytree(REPO / "ecsemu", tmp_path / "ecsemu", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    planted = tmp_path / "ecsemu" / "reconcile" / "ids.py"
-    planted.write_text(planted.read_text() + "\nfrom ecsemu.services.ecs import arns as _planted  # noqa\n")
+    target = tmp_path / "ecsemu" / module
+    target.write_text(target.read_text() + f"\n{planted}  # noqa\n")
 
     result = _lint(tmp_path)
 
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
-    assert "ecsemu.reconcile.ids -> ecsemu.services.ecs.arns" in result.stdout, result.stdout
+    assert named in result.stdout, result.stdout

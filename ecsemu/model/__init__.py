@@ -2,9 +2,9 @@
 who writes which part, its defaults, and the typed view every reader uses.
 
 Why frozen ``dataclasses`` (``slots=True``): they are the standard library (no dependency),
-mypy --strict understands them natively, ``frozen`` makes a view safe to share between the
-reconciler, the load balancer and API threads, and ``slots`` keeps them small and fast to build
-each round. attrs would add validators and converters we do not need: records are validated at
+mypy --strict understands them natively, ``frozen`` (with read-only mappings inside) makes a
+view safe to share between the reconciler, the load balancer and API threads, and ``slots``
+keeps them small and fast to build each round. attrs would add validators and converters we do not need: records are validated at
 the edge, from botocore's shapes, before anything is stored.
 
 The store keeps records as JSON documents (spec + status) so the database and AWS's own member

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
 KIND: Final = "elbv2.load_balancer"
@@ -43,7 +44,7 @@ class LoadBalancer:
             name=str(spec.get("LoadBalancerName") or ""),
             type=str(spec.get("Type") or "application"),
             dns_name=str(spec.get("DNSName") or ""),
-            attributes=dict(spec.get("Attributes") or {}),
+            attributes=MappingProxyType(dict(spec.get("Attributes") or {})),
         )
 
     @property

@@ -20,6 +20,7 @@ from typing import Protocol
 from ecsemu.context import Scope
 from ecsemu.model import arns
 from ecsemu.model import listener as listener_model
+from ecsemu.model import load_balancer as load_balancer_model
 from ecsemu.model import rule as rule_model
 from ecsemu.model import target_group as target_group_model
 from ecsemu.model.listener import Listener
@@ -29,7 +30,7 @@ from ecsemu.state.store import Store
 
 # The ARN resource type of each ELBv2 kind ("<type>/<record id>").
 RESOURCE_TYPES = {
-    "elbv2.load_balancer": "loadbalancer",
+    load_balancer_model.KIND: "loadbalancer",
     target_group_model.KIND: "targetgroup",
     listener_model.KIND: "listener",
     rule_model.KIND: "listener-rule",
@@ -95,8 +96,8 @@ class LoadBalancingFacts:
 class TargetRegistry(Protocol):
     """How ECS registers service tasks in target groups and moves production traffic, as its
     service-linked role does through the ELBv2 API. Each call answers True when done and False
-    when the target group (or rule) no longer exists, so there is nothing to do; any other
-    refusal is raised."""
+    when nothing was done: the target group (or rule) no longer exists, or ELBv2 refused the call
+    (the implementation logs why). The caller asks again while it still wants it done."""
 
     def register(self, scope: Scope, target_group_arn: str, target_id: str, port: int) -> bool: ...
 

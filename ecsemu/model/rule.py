@@ -30,12 +30,12 @@ and/or ``HostHeaderConfig`` / ``PathPatternConfig``; ``http-header`` with ``Http
 with ``SourceIpConfig``.
 
 Vocabulary: a target group is *associated* with a load balancer when one of its listeners
-forwards to it (by default action or by rule); see :func:`forwarded_target_groups`.
+forwards to it (by default action or by rule); see :mod:`ecsemu.model.load_balancing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -149,16 +149,3 @@ def actions_from_record(actions: Sequence[Mapping[str, Any]]) -> tuple[Action, .
     """The actions in the order they run (by ``Order``, stable); the last one is terminal."""
     ordered = sorted(actions, key=lambda a: int(a.get("Order", 0)))
     return tuple(action_from_record(action) for action in ordered)
-
-
-def forwarded_target_groups(actions: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The target group ARNs stored ``actions`` forward to, each once, in order."""
-    arns: dict[str, None] = {}
-    for action in actions:
-        if action.get("Type") != "forward":
-            continue
-        for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
-            arns[group["TargetGroupArn"]] = None
-        if action.get("TargetGroupArn"):
-            arns[action["TargetGroupArn"]] = None
-    return list(arns)

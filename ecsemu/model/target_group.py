@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 KIND: Final = "elbv2.target_group"
@@ -53,6 +54,50 @@ DEFAULT_UNHEALTHY_THRESHOLD: Final = 2
 DEFAULT_MATCHER: Final = "200"
 
 Record = dict[str, Any]
+
+# Target group attributes and their defaults, for Application (HTTP/HTTPS) and Network
+# (TCP/TLS/UDP/TCP_UDP) target groups.
+_HEALTH_ROUTING: Final = {
+    "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off",
+}
+APPLICATION_ATTRIBUTES: Final = {
+    "deregistration_delay.timeout_seconds": DEFAULT_DEREGISTRATION_DELAY,
+    "load_balancing.algorithm.type": "round_robin",
+    "load_balancing.algorithm.anomaly_mitigation": "off",
+    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+    "slow_start.duration_seconds": "0",
+    "stickiness.enabled": "false",
+    "stickiness.type": "lb_cookie",
+    "stickiness.lb_cookie.duration_seconds": "86400",
+    "stickiness.app_cookie.cookie_name": "",
+    "stickiness.app_cookie.duration_seconds": "86400",
+    **_HEALTH_ROUTING,
+}
+NETWORK_ATTRIBUTES: Final = {
+    "deregistration_delay.timeout_seconds": DEFAULT_DEREGISTRATION_DELAY,
+    "deregistration_delay.connection_termination.enabled": "false",
+    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+    "preserve_client_ip.enabled": "true",
+    "proxy_protocol_v2.enabled": "false",
+    "stickiness.enabled": "false",
+    "stickiness.type": "source_ip",
+    "target_health_state.unhealthy.connection_termination.enabled": "true",
+    "target_health_state.unhealthy.draining_interval_seconds": "0",
+    **_HEALTH_ROUTING,
+}
+
+
+def default_attributes(protocol: str, target_type: str) -> dict[str, str]:
+    """Every attribute of a new target group, as AWS fills them in."""
+    if protocol in HTTP_PROTOCOLS:
+        return dict(APPLICATION_ATTRIBUTES)
+    attributes = dict(NETWORK_ATTRIBUTES)
+    if target_type == "ip" and protocol in ("TCP", "TLS"):
+        attributes["preserve_client_ip.enabled"] = "false"
+    return attributes
 
 
 def target_key(target_id: str, port: int) -> str:
@@ -164,7 +209,7 @@ class TargetGroup:
     health_check: HealthCheck
     attributes: Mapping[str, str]
     targets: Mapping[str, Target]  # target key → registration
-    health: Mapping[str, TargetHealth] = field(default_factory=dict)  # target key → judged health
+    health: Mapping[str, TargetHealth] = field(default_factory=lambda: MappingProxyType({}))  # key → judged health
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> TargetGroup:
@@ -178,9 +223,11 @@ class TargetGroup:
             target_type=str(spec.get("TargetType") or "instance"),
             ip_address_type=str(spec.get("IpAddressType") or "ipv4"),
             health_check=HealthCheck.from_spec(spec),
-            attributes=dict(spec.get("Attributes") or {}),
-            targets={key: Target.from_record(entry) for key, entry in (spec.get("Targets") or {}).items()},
-            health={key: TargetHealth.from_record(entry) for key, entry in (status.get("Targets") or {}).items()},
+            attributes=MappingProxyType(dict(spec.get("Attributes") or {})),
+            targets=MappingProxyType({key: Target.from_record(e) for key, e in (spec.get("Targets") or {}).items()}),
+            health=MappingProxyType(
+                {key: TargetHealth.from_record(e) for key, e in (status.get("Targets") or {}).items()}
+            ),
         )
 
     # -- derived facts ---------------------------------------------------------------------

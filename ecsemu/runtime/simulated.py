@@ -24,8 +24,9 @@ the load balancer is told so (``target_health``) and never dials it.
 Target health (the documented test hook)
 ----------------------------------------
 No socket reaches a simulated target, so its load-balancer health check is an answer of this
-runtime: ``target_health(port)`` is ``None`` for a port none of its tasks holds (the load
-balancer then probes it for real), ``False`` while the container is not running or after
+runtime: ``target_health(port)`` is ``None`` for a port none of its tasks holds or held (the
+load balancer then probes it for real), ``False`` for a port a removed task held (until a new
+task takes it: a target group may still name it, and it must never be dialled), ``False`` while the container is not running or after
 ``set_target_health(..., healthy=False)``, ``True`` otherwise. The admin endpoint
 ``POST /_ecsemu/simulated/health`` calls ``set_target_health`` (see README). A flag lives in
 the task's entry (durable) and ends with the task.
@@ -125,6 +126,7 @@ class SimulatedRuntime:
         self._clock = clock
         self._callbacks: list[Callable[[], None]] = []
         self._holders: dict[int, _Holder] = {}
+        self._released: set[int] = set()  # ports a removed task held: still never dialled
         entries = dict(self._state.items())
         self._reindex(entries)
         dynamic = [p for p in self._holders if p in DYNAMIC_PORTS]
@@ -173,8 +175,12 @@ class SimulatedRuntime:
 
     def remove(self, task_arn: str) -> None:
         with self._lock:
-            self._state.pop(task_arn, None)
-            self._holders = {p: h for p, h in self._holders.items() if h.task_arn != task_arn}
+            entry = self._state.pop(task_arn, None)
+            if entry is not None:
+                for port, holder in self._holders_of(task_arn, entry).items():
+                    if self._holders.get(port, holder).task_arn == task_arn:
+                        self._holders.pop(port, None)
+                        self._released.add(port)
 
     def observe(self) -> dict[str, ObservedTask]:
         now = self._clock()
@@ -212,10 +218,10 @@ class SimulatedRuntime:
 
     def target_health(self, port: int) -> bool | None:
         """Whether the simulated target at 127.0.0.1:``port`` passes its load-balancer health
-        check; ``None`` when no task of this runtime holds that port."""
+        check; ``None`` when no task of this runtime holds or held that port."""
         holder = self._holders.get(port)
         if holder is None:
-            return None
+            return False if port in self._released else None
         now = self._clock()
         running = now >= holder.running_at and (holder.exited_at is None or now < holder.exited_at)
         return running and holder.healthy
@@ -247,21 +253,29 @@ class SimulatedRuntime:
         return ports
 
     def _reindex(self, entries: dict[str, dict[str, Any]]) -> None:
-        self._holders = {}
+        holders: dict[int, _Holder] = {}
         for arn, entry in entries.items():
-            self._index_entry(arn, entry)
+            holders.update(self._holders_of(arn, entry))
+        self._holders = holders  # swapped whole: a reader on another thread never sees it half-built
 
     def _index_entry(self, task_arn: str, entry: dict[str, Any]) -> None:
+        # One item assignment at a time: each is atomic, so readers see every held port throughout.
+        for port, holder in self._holders_of(task_arn, entry).items():
+            self._holders[port] = holder
+            self._released.discard(port)
+
+    def _holders_of(self, task_arn: str, entry: dict[str, Any]) -> dict[int, _Holder]:
         running_at = float(entry["launchedAt"]) + self._pull_s
         stop_at = entry.get("stopAt")
         exited_at = None if stop_at is None else float(stop_at) + self._stop_s
         unhealthy = set(entry.get("unhealthyPorts", []))
-        holders = dict(self._holders)
-        for container in entry["containers"]:
-            for binding in container.get("networkBindings", []):
-                port = int(binding["hostPort"])
-                holders[port] = _Holder(task_arn, container["name"], running_at, exited_at, port not in unhealthy)
-        self._holders = holders  # replaced wholesale: readers on other threads never see it half-built
+        return {
+            int(binding["hostPort"]): _Holder(
+                task_arn, container["name"], running_at, exited_at, int(binding["hostPort"]) not in unhealthy
+            )
+            for container in entry["containers"]
+            for binding in container.get("networkBindings", [])
+        }
 
     def close(self) -> None:
         self._callbacks.clear()

@@ -20,16 +20,20 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def page(items: Sequence[T], token: str | None, size: int, invalid: Callable[[], Exception]) -> tuple[list[T], str | None]:
+def page(
+    items: Sequence[T], token: str | None, size: int, invalid: Callable[[], Exception], *, negative_ok: bool = False
+) -> tuple[list[T], str | None]:
     """The page of ``items`` that ``token`` starts (the first without one), at most ``size``
-    long, and the token of the next page if more follow; ``invalid()`` is raised for a bad token."""
+    long, and the token of the next page if more follow; ``invalid()`` is raised for a bad token
+    (and for a negative offset unless ``negative_ok``: ECS's tokens count it from the end, as a
+    Python slice does, which ecsemu has always answered and keeps)."""
     start = 0
     if token:
         try:
             start = int(json.loads(base64.b64decode(token, validate=True))["offset"])
         except (ValueError, KeyError, TypeError, binascii.Error) as error:
             raise invalid() from error
-        if start < 0:
+        if start < 0 and not negative_ok:
             raise invalid()
     chosen = list(items[start : start + size])
     end = start + len(chosen)

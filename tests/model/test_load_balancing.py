@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ecsemu.context import Scope
 from ecsemu.model import arns
-from ecsemu.model.load_balancing import LoadBalancingFacts, record_id
-from ecsemu.model.rule import FixedResponse, Forward, Redirect, Rule, actions_from_record, forwarded_target_groups
+from ecsemu.model.load_balancing import LoadBalancingFacts, forwarded, record_id
+from ecsemu.model.rule import FixedResponse, Forward, Redirect, Rule, actions_from_record
 from ecsemu.state.store import Store
 
 SCOPE = Scope("123456789012", "us-east-1")
@@ -58,7 +58,7 @@ def test_actions_read_in_order_and_typed() -> None:
     assert redirect == Redirect("HTTP_301", protocol="HTTPS")
     single = {"Type": "forward", "TargetGroupArn": TG}
     assert actions_from_record([single]) == (Forward(((TG, 1),)),)
-    assert forwarded_target_groups([_forward(TG, TG2), single]) == [TG, TG2]
+    assert forwarded(actions_from_record([_forward(TG, TG2)]) + actions_from_record([single])) == [TG, TG2]
 
 
 def test_the_default_rule_has_no_priority() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def test_target_health_follows_the_container_and_the_hook() -> None:
     clock.now += 2
     assert runtime.target_health(port) is False  # the container exited
     runtime.remove(launch.task_arn)
-    assert runtime.target_health(port) is None
+    assert runtime.target_health(port) is False  # a target group may still name it: never dialled
 
 
 def test_the_hook_refuses_unknown_tasks_and_bindings() -> None:
@@ -168,3 +169,31 @@ def test_a_store_reset_forgets_the_ports_at_the_next_observation() -> None:
     state.clear()
     assert runtime.observe() == {}
     assert runtime.target_health(port) is None
+
+
+def test_a_held_port_stays_known_while_the_runtime_reindexes() -> None:
+    """``observe`` rebuilds the port index; a reader on another thread (the load balancer) must
+    never find a held port missing meanwhile, or it would dial a simulated target."""
+    runtime, clock = _runtime()
+    launches = [_launch(str(n), "awsvpc", {"containerPort": 80}) for n in range(300)]
+    for launch in launches:
+        runtime.launch(launch)
+    clock.now += 2
+    runtime.observe()
+    ports = [_bindings(runtime, launch.task_arn)[0]["hostPort"] for launch in launches]
+    missing: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            missing.extend(p for p in ports if runtime.target_health(p) is None)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(20):
+            runtime.observe()
+    finally:
+        done.set()
+        reader.join(timeout=10)
+    assert missing == []

@@ -3,13 +3,13 @@ False when the target group or rule is gone, and any other refusal raised."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from ecsemu.context import RequestContext, Scope
 from ecsemu.model.load_balancing import LoadBalancingFacts, TargetRegistry
-from ecsemu.services.elbv2.errors import InvalidTarget
 from ecsemu.services.elbv2.provider import Elbv2Provider
 from ecsemu.services.elbv2.service_link import Elbv2ServiceLink
 from ecsemu.state.store import Store
@@ -78,10 +78,14 @@ def test_a_gone_target_group_or_rule_is_nothing_to_do() -> None:
     assert link.route(SCOPE, arns["rule"][:-4] + "0000", ((arns["blue"], 1),)) is False
 
 
-def test_other_refusals_are_raised() -> None:
+def test_other_refusals_are_logged_once_and_answer_false(caplog: pytest.LogCaptureFixture) -> None:
     store, arns = _setup()
-    with pytest.raises(InvalidTarget):
-        Elbv2ServiceLink(store).register(SCOPE, arns["inst"], "not-an-instance", 80)
+    link = Elbv2ServiceLink(store)
+    with caplog.at_level(logging.WARNING, logger="ecsemu.services.elbv2.service_link"):
+        assert link.register(SCOPE, arns["inst"], "not-an-instance", 80) is False
+        assert link.register(SCOPE, arns["inst"], "not-an-instance", 80) is False
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "InvalidTarget" in warnings[0], warnings
 
 
 def test_route_moves_the_rule_weights() -> None:

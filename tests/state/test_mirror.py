@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from store_support import FLAVOURS, A, B, Boom, open_store
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
@@ -19,20 +20,12 @@ from ecsemu.runtime.simulated import SimulatedRuntime
 from ecsemu.state.mirror import Mirror
 from ecsemu.state.store import Store
 
-A = Scope("111111111111", "us-east-1")
-B = Scope("222222222222", "eu-west-1")
 KINDS = ("task", "service")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=FLAVOURS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    instance = Store(None if request.param == "memory" else tmp_path / "state.sqlite3")
-    yield instance
-    instance.close()
-
-
-class Boom(Exception):
-    pass
+    yield from open_store(request.param, tmp_path)
 
 
 def assert_mirrors(mirror: Mirror, store: Store) -> None:

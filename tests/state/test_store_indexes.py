@@ -11,24 +11,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from store_support import FLAVOURS, A, B, Boom, open_store
 
 from ecsemu.context import Scope
 from ecsemu.state import changes as changes_module
 from ecsemu.state.store import Change, Store
 
-A = Scope("111111111111", "us-east-1")
-B = Scope("222222222222", "eu-west-1")
 
-
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=FLAVOURS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    instance = Store(None if request.param == "memory" else tmp_path / "state.sqlite3")
-    yield instance
-    instance.close()
-
-
-class Boom(Exception):
-    pass
+    yield from open_store(request.param, tmp_path)
 
 
 def everything(store: Store) -> dict[tuple[Scope, str, str | None], list[tuple[str, dict[str, Any]]]]:

@@ -9,13 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_support import FLAVOURS, A, B, Boom, open_store
 
-from ecsemu.context import Scope
 from ecsemu.state.store import Store
 from ecsemu.state.tables import SideTable, SideTableError, TableSpec
-
-A = Scope("111111111111", "us-east-1")
-B = Scope("222222222222", "eu-west-1")
 
 EVENTS = TableSpec(
     "example_events",
@@ -24,15 +21,9 @@ EVENTS = TableSpec(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=FLAVOURS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    instance = Store(None if request.param == "memory" else tmp_path / "state.sqlite3")
-    yield instance
-    instance.close()
-
-
-class Boom(Exception):
-    pass
+    yield from open_store(request.param, tmp_path)
 
 
 def events_of(count: int, group: str = "g", start: int = 0) -> list[dict[str, object]]:

@@ -128,7 +128,9 @@ def paginate(items: Sequence[T], params: Params, *, default_max: int = 100, limi
         max_results = default_max
     elif not 1 <= int(max_results) <= limit:
         raise InvalidParameterException(f"maxResults must be between 1 and {limit}.")
-    return common.page(items, params.get("nextToken"), int(max_results), lambda: InvalidParameterException("Invalid nextToken."))
+    return common.page(
+        items, params.get("nextToken"), int(max_results), lambda: InvalidParameterException("Invalid nextToken."), negative_ok=True
+    )
 
 
 def page_result(key: str, items: list[Any], next_token: str | None) -> Result:

@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from ecsemu.errors import NotSupportedError
+from ecsemu.model import service as service_model
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.base import Call, Params, Result, operation, paginate
 from ecsemu.services.ecs.errors import ClientException, InvalidParameterException
@@ -201,7 +202,7 @@ def _in_use(call: Call, name: str) -> str | None:
                 f"The capacity provider cannot be deleted because it is associated with cluster: "
                 f"{cluster['clusterName']}. Remove the capacity provider from the cluster and try again."
             )
-    for service in call.store.list(call.scope, "service"):
+    for service in call.store.list(call.scope, service_model.KIND):
         spec = service["spec"]
         strategy = spec.get("capacityProviderStrategy") or []
         if not service["status"].get("inactive") and any(item.get("capacityProvider") == name for item in strategy):

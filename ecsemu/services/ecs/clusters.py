@@ -13,6 +13,9 @@ import re
 from typing import Any
 
 from ecsemu.model import cluster as cluster_model
+from ecsemu.model import container_instance as container_instance_model
+from ecsemu.model import service as service_model
+from ecsemu.model import task as task_model
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import (
     ClusterContainsContainerInstancesException,
@@ -45,7 +48,7 @@ def _tally(call: Call, name: str) -> dict[str, int]:
     """Every count DescribeClusters shows, read from the records now (STATISTICS names)."""
     tally: dict[str, int] = dict.fromkeys(_STATISTICS, 0)
     # Tasks and services are kept under "<cluster>/...": only this cluster's records are read.
-    for task in call.store.list(call.scope, "task", under=name):
+    for task in call.store.list(call.scope, task_model.KIND, under=name):
         spec = task["spec"]
         last_status = task["status"].get("lastStatus", "PROVISIONING")
         kind = _launch_kind(spec.get("launchType"), spec.get("capacityProviderName"))
@@ -53,7 +56,7 @@ def _tally(call: Call, name: str) -> dict[str, int]:
             tally[f"running{kind}TasksCount"] = tally.get(f"running{kind}TasksCount", 0) + 1
         elif last_status in PENDING_STATES:
             tally[f"pending{kind}TasksCount"] = tally.get(f"pending{kind}TasksCount", 0) + 1
-    for service in call.store.list(call.scope, "service", under=name):
+    for service in call.store.list(call.scope, service_model.KIND, under=name):
         if service["status"].get("inactive"):
             continue
         spec = service["spec"]
@@ -68,7 +71,7 @@ def _counts(call: Call, name: str) -> dict[str, int]:
     tally = _tally(call, name)
     instances = sum(
         1
-        for instance in call.store.list(call.scope, "container_instance", under=name)
+        for instance in call.store.list(call.scope, container_instance_model.KIND, under=name)
         if instance.get("status") != "INACTIVE"
     )
     return {
@@ -200,7 +203,7 @@ def delete_cluster(call: Call, params: Params) -> Result:
 def _draining_services(call: Call, name: str) -> int:
     return sum(
         1
-        for service in call.store.list(call.scope, "service", under=name)
+        for service in call.store.list(call.scope, service_model.KIND, under=name)
         if service["spec"]["status"] == "DRAINING"
         and not service["status"].get("inactive")
     )
@@ -209,7 +212,7 @@ def _draining_services(call: Call, name: str) -> int:
 def _unstopped_tasks(call: Call, name: str) -> int:
     return sum(
         1
-        for task in call.store.list(call.scope, "task", under=name)
+        for task in call.store.list(call.scope, task_model.KIND, under=name)
         if task["status"].get("lastStatus") != "STOPPED"
     )
 

@@ -138,7 +138,7 @@ def _tasks_by_instance(call: Call, cluster_name: str) -> dict[str, list[Record]]
     """The cluster's unstopped tasks by the instance they were placed on (a task is placed only
     on an instance of its own cluster, so only that cluster's tasks are read)."""
     placed: dict[str, list[Record]] = {}
-    for task in call.store.list(call.scope, "task", under=cluster_name):
+    for task in call.store.list(call.scope, task_model.KIND, under=cluster_name):
         instance_arn = task["spec"].get("containerInstanceArn")
         if instance_arn and not task_model.is_stopped(task):
             placed.setdefault(instance_arn, []).append(task)

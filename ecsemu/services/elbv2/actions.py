@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from ecsemu.model import load_balancing
-from ecsemu.model.rule import forwarded_target_groups
+from ecsemu.model.rule import actions_from_record
 from ecsemu.services.elbv2.base import TARGET_GROUP, Call, require, spec_of
 from ecsemu.services.elbv2.errors import (
     IncompatibleProtocols,
@@ -190,7 +190,7 @@ def target_group_load_balancers(call: Call) -> dict[str, list[str]]:
 def check_association(call: Call, actions: Iterable[Action], lb_arn: str) -> None:
     """Refuse to forward to a target group that another load balancer already uses."""
     users = target_group_load_balancers(call)
-    taken = [arn for arn in forwarded_target_groups(actions) if any(lb != lb_arn for lb in users.get(arn, []))]
+    taken = [arn for arn in load_balancing.forwarded(actions_from_record(list(actions))) if any(lb != lb_arn for lb in users.get(arn, []))]
     if taken:
         raise TargetGroupAssociationLimit(
             f"The following target groups cannot be associated with more than one load balancer: {', '.join(taken)}"

@@ -40,6 +40,15 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from ecsemu.model.target_group import (
+    DEFAULT_HEALTH_CHECK_INTERVAL_S,
+    DEFAULT_HEALTH_CHECK_TIMEOUT_S,
+    DEFAULT_HEALTHY_THRESHOLD,
+    DEFAULT_MATCHER,
+    DEFAULT_UNHEALTHY_THRESHOLD,
+    HTTP_PROTOCOLS,
+    default_attributes,
+)
 from ecsemu.services.elbv2.actions import target_group_load_balancers
 from ecsemu.services.elbv2.base import (
     LOAD_BALANCER,
@@ -71,7 +80,6 @@ from ecsemu.services.elbv2.tags import validate_tags
 from ecsemu.state.store import Record
 
 MAX_TARGET_GROUPS: Final = 3000
-HTTP_PROTOCOLS: Final = ("HTTP", "HTTPS")
 NETWORK_PROTOCOLS: Final = ("TCP", "TLS", "UDP", "TCP_UDP")
 _NAME: Final = re.compile(r"^[a-zA-Z0-9-]+$")
 _HTTP_CODES: Final = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
@@ -81,39 +89,6 @@ _HEALTH_KEYS: Final = (
     "HealthCheckTimeoutSeconds", "HealthyThresholdCount", "UnhealthyThresholdCount", "HealthCheckPath", "Matcher",
 )  # fmt: skip
 
-# Target group attributes and their defaults, for Application (HTTP/HTTPS) and Network
-# (TCP/TLS/UDP/TCP_UDP) target groups.
-_HEALTH_ROUTING: Final = {
-    "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
-    "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
-    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
-    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off",
-}
-APPLICATION_ATTRIBUTES: Final = {
-    "deregistration_delay.timeout_seconds": "300",
-    "load_balancing.algorithm.type": "round_robin",
-    "load_balancing.algorithm.anomaly_mitigation": "off",
-    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
-    "slow_start.duration_seconds": "0",
-    "stickiness.enabled": "false",
-    "stickiness.type": "lb_cookie",
-    "stickiness.lb_cookie.duration_seconds": "86400",
-    "stickiness.app_cookie.cookie_name": "",
-    "stickiness.app_cookie.duration_seconds": "86400",
-    **_HEALTH_ROUTING,
-}
-NETWORK_ATTRIBUTES: Final = {
-    "deregistration_delay.timeout_seconds": "300",
-    "deregistration_delay.connection_termination.enabled": "false",
-    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
-    "preserve_client_ip.enabled": "true",
-    "proxy_protocol_v2.enabled": "false",
-    "stickiness.enabled": "false",
-    "stickiness.type": "source_ip",
-    "target_health_state.unhealthy.connection_termination.enabled": "true",
-    "target_health_state.unhealthy.draining_interval_seconds": "0",
-    **_HEALTH_ROUTING,
-}
 _BOOL: Final = ("true", "false")
 _RANGES: Final = {
     "deregistration_delay.timeout_seconds": (0, 3600),
@@ -126,15 +101,6 @@ _CHOICES: Final = {
     "load_balancing.algorithm.anomaly_mitigation": ("on", "off"),
     "load_balancing.cross_zone.enabled": ("true", "false", "use_load_balancer_configuration"),
 }
-
-
-def default_attributes(protocol: str, target_type: str) -> dict[str, str]:
-    if protocol in HTTP_PROTOCOLS:
-        return dict(APPLICATION_ATTRIBUTES)
-    attributes = dict(NETWORK_ATTRIBUTES)
-    if target_type == "ip" and protocol in ("TCP", "TLS"):
-        attributes["preserve_client_ip.enabled"] = "false"
-    return attributes
 
 
 def _check_name(name: str) -> None:
@@ -194,15 +160,15 @@ def health_check(
         raise ValidationError(f"Health check port '{port}' must be 'traffic-port' or a port between 1 and 65535")
     if merged.get("HealthCheckEnabled") is False:
         raise ValidationError("Health checks cannot be disabled for target groups with target type 'instance' or 'ip'")
-    default_timeout = 5 if protocol in HTTP_PROTOCOLS else 6 if check_protocol == "HTTP" else 10
+    default_timeout = DEFAULT_HEALTH_CHECK_TIMEOUT_S if protocol in HTTP_PROTOCOLS else 6 if check_protocol == "HTTP" else 10
     settings: dict[str, Any] = {
         "HealthCheckProtocol": check_protocol,
         "HealthCheckPort": port,
         "HealthCheckEnabled": True,
-        "HealthCheckIntervalSeconds": merged.get("HealthCheckIntervalSeconds") or 30,
+        "HealthCheckIntervalSeconds": merged.get("HealthCheckIntervalSeconds") or DEFAULT_HEALTH_CHECK_INTERVAL_S,
         "HealthCheckTimeoutSeconds": merged.get("HealthCheckTimeoutSeconds") or default_timeout,
-        "HealthyThresholdCount": merged.get("HealthyThresholdCount") or 5,
-        "UnhealthyThresholdCount": merged.get("UnhealthyThresholdCount") or 2,
+        "HealthyThresholdCount": merged.get("HealthyThresholdCount") or DEFAULT_HEALTHY_THRESHOLD,
+        "UnhealthyThresholdCount": merged.get("UnhealthyThresholdCount") or DEFAULT_UNHEALTHY_THRESHOLD,
     }
     if settings["HealthCheckTimeoutSeconds"] >= settings["HealthCheckIntervalSeconds"]:
         raise ValidationError("Health check interval must be greater than the timeout.")
@@ -213,7 +179,7 @@ def health_check(
             raise ValidationError("Health check path must begin with a '/' character")
         settings["HealthCheckPath"] = path
         default_matcher = (
-            {"GrpcCode": "12"} if grpc else {"HttpCode": "200" if protocol in HTTP_PROTOCOLS else "200-399"}
+            {"GrpcCode": "12"} if grpc else {"HttpCode": DEFAULT_MATCHER if protocol in HTTP_PROTOCOLS else "200-399"}
         )
         settings["Matcher"] = _check_matcher(merged.get("Matcher") or default_matcher, protocol, version)
     elif given.get("HealthCheckPath") or given.get("Matcher"):
