@@ -11,13 +11,26 @@ The store keeps records as JSON documents (spec + status) so the database and AW
 names stay what users wrote; each module's ``from_record`` reads that document into its typed
 view, and ``to_record`` (for the parts a layer writes) writes it back.
 
+Why the ECS records (service and its deployments, task, task set) are ``TypedDict``s instead:
+they are API-shaped JSON documents that the planner rewrites every round (counts, rolloutState,
+events, lastStatus, registrations) and the ECS API renders almost member for member. A
+``TypedDict`` describes each document exactly as stored (``total=False``, ``Required[...]`` for
+what the writers always put), so mypy --strict checks every key name and value type where the
+records are read and written, while (de)serialisation is the identity: ``from_record`` and
+``to_record`` are casts, with no copy or conversion on the reconciler's hot path, and the stored
+JSON stays what it is (no migration). Members that are API blobs passed through unread
+(networkConfiguration, overrides, capacity provider strategies, container definitions) stay
+``dict[str, Any]``, and say so. The read-only views one service takes of another's records
+(target groups, listeners, rules, load balancers) stay frozen dataclasses. One limit: mypy does
+not flag ``.get("<unknown key>")`` on a TypedDict (it returns ``object``), only ``[...]``.
+
 | module               | kind(s)                           | spec written by        | status written by |
 | -------------------- | --------------------------------- | ---------------------- | ----------------- |
 | cluster              | cluster                           | ECS API                | (none: derived)   |
 | task_definition      | taskdef, taskdef_family           | ECS API                | (none)            |
-| service              | service (and its deployments)     | ECS API, scheduler     | reconciler        |
-| task                 | task                              | ECS API, scheduler     | reconciler        |
-| task_set             | task_set                          | ECS API                | reconciler        |
+| service (TypedDict)  | service (and its deployments)     | ECS API, scheduler     | reconciler        |
+| task (TypedDict)     | task                              | ECS API, scheduler     | reconciler        |
+| task_set (TypedDict) | task_set                          | ECS API                | reconciler        |
 | container_instance   | container_instance                | ECS API                | (none: derived)   |
 | load_balancer        | elbv2.load_balancer               | ELBv2 API              | load balancer     |
 | listener             | elbv2.listener                    | ELBv2 API              | load balancer     |

@@ -7,9 +7,10 @@ Keys are store ids (``<cluster>/<task id>``, ``<cluster>/<service name>``) withi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ecsemu.context import Scope
+from ecsemu.model.service import ServiceStatus
+from ecsemu.model.task import TaskStatus
 from ecsemu.runtime.base import TaskLaunch
 
 
@@ -37,7 +38,7 @@ class SetTaskStatus:
 
     scope: Scope
     key: str
-    status: dict[str, Any]
+    status: TaskStatus
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class SetServiceStatus:
 
     scope: Scope
     key: str
-    status: dict[str, Any] = field(default_factory=dict)
+    status: ServiceStatus = field(default_factory=ServiceStatus)
 
 
 Action = (

@@ -23,6 +23,9 @@ from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
 from ecsemu.model import task_set as task_set_model
 from ecsemu.model.load_balancing import TargetRegistry
+from ecsemu.model.service import Deployment, ServiceSpec
+from ecsemu.model.task import Tag, TaskDefinition, TaskLoadBalancer
+from ecsemu.model.task_set import TaskSetRecord
 from ecsemu.reconcile.actions import (
     Action,
     DeregisterTarget,
@@ -44,7 +47,7 @@ from ecsemu.state.store import Store
 __all__ = ["Executor", "TargetRegistry"]  # the registry contract is model's; loop.py takes it from here
 
 log = logging.getLogger(__name__)
-Record = dict[str, Any]
+Stored = dict[str, Any]  # a record as the store hands it to an update; typed through the model
 
 
 class Executor:
@@ -76,8 +79,8 @@ class Executor:
                 self.store.update(scope, service_model.KIND, key, lambda service: service.__setitem__("status", status))
             case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
 
-                def stop(task: Record) -> None:
-                    task_model.request_stop(task, stop_code=code, reason=reason, now=now)
+                def stop(task: Stored) -> None:
+                    task_model.request_stop(task_model.from_record(task), stop_code=code, reason=reason, now=now)
 
                 self.store.update(scope, task_model.KIND, key, stop)
             case PlaceTasks():
@@ -95,8 +98,8 @@ class Executor:
                     log.info("service %s: deregistering %s:%s: target group %s is gone", key, target_id, port, arn)
 
     def _roll_back(self, action: RollBack, now: float) -> None:
-        def start(service: Record) -> None:
-            spec = service["spec"]
+        def start(service: Stored) -> None:
+            spec = service_model.from_record(service)["spec"]
             if spec["deployments"][-1]["id"] != action.failed_deployment_id or spec["status"] != "ACTIVE":
                 return  # a newer UpdateService or a delete already moved on
             spec["taskDefinition"] = action.task_definition
@@ -106,20 +109,23 @@ class Executor:
 
     def _place(self, action: PlaceTasks, now: float) -> None:
         with self.store.transaction():
-            service = self.store.get(action.scope, service_model.KIND, action.service_key)
-            if service is None or service_model.visible_status(service) != "ACTIVE":
+            stored = self.store.get(action.scope, service_model.KIND, action.service_key)
+            if stored is None or service_model.visible_status(service_model.from_record(stored)) != "ACTIVE":
                 return
-            spec = service["spec"]
-            deployment: Record | None
+            spec = service_model.from_record(stored)["spec"]
+            deployment: Deployment | TaskSetRecord | None
             if spec["deploymentController"]["type"] == "EXTERNAL":
                 # The deployment is a task set: its record has the same launch members.
-                deployment = self.store.get(action.scope, task_set_model.KIND, f"{action.service_key}/{action.deployment_id}")
+                task_set = self.store.get(action.scope, task_set_model.KIND, f"{action.service_key}/{action.deployment_id}")
+                deployment = None if task_set is None else task_set_model.from_record(task_set)
                 if deployment is None or deployment["status"] == "DRAINING":
                     return
+                target_groups: list[str] = []  # a task set names none
             else:
                 deployment = next((d for d in spec["deployments"] if d["id"] == action.deployment_id), None)
                 if deployment is None or deployment["id"] != spec["deployments"][-1]["id"]:
                     return
+                target_groups = deployment.get("targetGroupArns") or []
             family_revision = deployment["taskDefinition"].split("/", 1)[1]
             definition = self.store.get(action.scope, "taskdef", family_revision)
             if definition is None:
@@ -146,23 +152,22 @@ class Executor:
                     deployment_id=deployment["id"],
                     enable_execute_command=bool(spec.get("enableExecuteCommand")),
                     platform_version=deployment.get("platformVersion") if deployment.get("platformVersion") != "LATEST" else None,
-                    load_balancers=_deployment_load_balancers(spec, deployment),
+                    load_balancers=_deployment_load_balancers(spec, target_groups),
                 )
-                self.store.put(action.scope, task_model.KIND, key, record)
+                self.store.put(action.scope, task_model.KIND, key, task_model.to_record(record))
 
 
-def _deployment_load_balancers(spec: Record, deployment: Record) -> list[Record]:
+def _deployment_load_balancers(spec: ServiceSpec, groups: list[str]) -> list[TaskLoadBalancer]:
     """The service's load balancer entries, pointed at the deployment's own target groups."""
-    groups = deployment.get("targetGroupArns") or []
-    entries = []
+    entries: list[TaskLoadBalancer] = []
     for index, entry in enumerate(spec.get("loadBalancers") or []):
         target_group = groups[index] if index < len(groups) else entry["targetGroupArn"]
         entries.append({"targetGroupArn": target_group, "containerName": entry["containerName"], "containerPort": entry["containerPort"]})
     return entries
 
 
-def _propagated_tags(spec: Record, definition: Record) -> list[dict[str, str]]:
-    tags: list[dict[str, str]] = []
+def _propagated_tags(spec: ServiceSpec, definition: TaskDefinition) -> list[Tag]:
+    tags: list[Tag] = []
     if spec.get("propagateTags") == "SERVICE":
         tags += spec.get("tags", [])
     elif spec.get("propagateTags") == "TASK_DEFINITION":

@@ -16,13 +16,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from ecsemu.model import service as service_model
 from ecsemu.model import target_group as target_group_model
 from ecsemu.model import task as task_model
 from ecsemu.model import task_definition as task_definition_model
 from ecsemu.model import task_set as task_set_model
+from ecsemu.model.service import ServiceRecord
 from ecsemu.model.target_group import TargetGroup
+from ecsemu.model.task import TaskRecord
+from ecsemu.model.task_set import TaskSetRecord
 from ecsemu.reconcile.actions import Action
 from ecsemu.reconcile.executor import Executor, TargetRegistry
 from ecsemu.reconcile.ids import Ids, RandomIds
@@ -82,10 +86,12 @@ class Reconciler:
         for scope in mirror.scopes():
             if not mirror.count(scope, task_model.KIND) and not mirror.count(scope, service_model.KIND):
                 continue
+            # The mirror's records are the stored documents, which the model's TypedDicts describe
+            # as they are: typing them is a cast, with no per-record conversion.
             state = ScopeState(
-                tasks=dict(mirror.items(scope, task_model.KIND)),
-                services=dict(mirror.items(scope, service_model.KIND)),
-                task_sets=dict(mirror.items(scope, task_set_model.KIND)),
+                tasks=cast(dict[str, TaskRecord], dict(mirror.items(scope, task_model.KIND))),
+                services=cast(dict[str, ServiceRecord], dict(mirror.items(scope, service_model.KIND))),
+                task_sets=cast(dict[str, TaskSetRecord], dict(mirror.items(scope, task_set_model.KIND))),
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from ecsemu.context import Scope
+from ecsemu.model.service import ServiceRecord
 from ecsemu.model.target_group import TargetGroup
-from ecsemu.model.task_set import task_sets_of
+from ecsemu.model.task import TaskDefinition, TaskRecord
+from ecsemu.model.task_set import TaskSetRecord, task_sets_of
 from ecsemu.reconcile.actions import Action, RemoveContainers
 from ecsemu.reconcile.ids import Ids
 from ecsemu.reconcile.scheduler import plan_service
@@ -22,15 +23,13 @@ from ecsemu.reconcile.task_lifecycle import TaskSettings, plan_task
 from ecsemu.reconcile.task_set_scheduler import plan_task_sets
 from ecsemu.runtime.base import ObservedTask
 
-Record = dict[str, Any]
-
 
 @dataclass
 class ScopeState:
-    tasks: dict[str, Record] = field(default_factory=dict)  # key → task record
-    services: dict[str, Record] = field(default_factory=dict)  # key → service record
-    definitions: dict[str, Record] = field(default_factory=dict)  # task definition ARN → record
-    task_sets: dict[str, Record] = field(default_factory=dict)  # key → task set record
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)  # key → task record
+    services: dict[str, ServiceRecord] = field(default_factory=dict)  # key → service record
+    definitions: dict[str, TaskDefinition] = field(default_factory=dict)  # task definition ARN → record
+    task_sets: dict[str, TaskSetRecord] = field(default_factory=dict)  # key → task set record
     target_groups: dict[str, TargetGroup] = field(default_factory=dict)  # target group ARN → typed view
 
 
@@ -45,7 +44,7 @@ def plan(
     actions: list[Action] = []
     known_arns: set[str] = set()
     for scope, state in world.scopes.items():
-        tasks_by_service: dict[str, list[Record]] = defaultdict(list)
+        tasks_by_service: dict[str, list[TaskRecord]] = defaultdict(list)
         for key, task in state.tasks.items():
             spec = task["spec"]
             known_arns.add(spec["taskArn"])

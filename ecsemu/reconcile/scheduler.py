@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model.service import Deployment, DeploymentStatus, ServiceRecord, ServiceSpec, ServiceStatus
 from ecsemu.model.target_group import TargetGroup
+from ecsemu.model.task import TaskRecord
 from ecsemu.reconcile import scheduling, traffic_shift
 from ecsemu.reconcile.actions import Action, RollBack, SetServiceStatus, ShiftTraffic
 from ecsemu.reconcile.ids import Ids
-
-Record = dict[str, Any]
 
 BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
@@ -48,12 +47,12 @@ BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 class _Tasks:
     """A deployment's tasks, sorted into what the rules need."""
 
-    live: list[Record]
-    unstopped: list[Record]
-    stopped: list[Record]
+    live: list[TaskRecord]
+    unstopped: list[TaskRecord]
+    stopped: list[TaskRecord]
 
 
-def _sort(tasks: list[Record]) -> _Tasks:
+def _sort(tasks: list[TaskRecord]) -> _Tasks:
     live = [t for t in tasks if scheduling.is_live(t)]
     unstopped = [t for t in tasks if not task_model.is_stopped(t)]
     stopped = [t for t in tasks if task_model.is_stopped(t)]
@@ -71,13 +70,13 @@ class _Round:
 
     scope: Scope
     key: str
-    spec: Record
-    deployments: list[Record]
+    spec: ServiceSpec
+    deployments: list[Deployment]
     by_deployment: dict[str, _Tasks]
     now: float
     ids: Ids
     target_groups: dict[str, TargetGroup]
-    status: Record
+    status: ServiceStatus
     events: list[str]
 
     @property
@@ -85,10 +84,10 @@ class _Round:
         return str(self.spec["serviceName"])
 
     @property
-    def primary(self) -> Record:
+    def primary(self) -> Deployment:
         return self.deployments[-1]
 
-    def old_live(self) -> list[Record]:
+    def old_live(self) -> list[TaskRecord]:
         """The live tasks of every deployment but the PRIMARY."""
         return [t for d in self.deployments[:-1] for t in self.by_deployment[d["id"]].live]
 
@@ -98,7 +97,7 @@ class _Round:
         self.events.append(scheduling.started(self.name, action))
         return action
 
-    def stop(self, tasks: list[Record]) -> list[Action]:
+    def stop(self, tasks: list[TaskRecord]) -> list[Action]:
         """Ask excess or old tasks to stop, with ECS's "has stopped" event."""
         if tasks:
             self.events.append(scheduling.stopped(self.name, tasks))
@@ -108,8 +107,8 @@ class _Round:
 def plan_service(
     scope: Scope,
     key: str,
-    service: Record,
-    tasks: list[Record],
+    service: ServiceRecord,
+    tasks: list[TaskRecord],
     now: float,
     ids: Ids,
     target_groups: dict[str, TargetGroup] | None = None,
@@ -118,7 +117,7 @@ def plan_service(
     spec, old = service["spec"], service["status"]
     if service_model.is_inactive(service) or spec["deploymentController"]["type"] != "ECS":
         return []
-    status: Record = {**old, "deployments": {k: dict(v) for k, v in old.get("deployments", {}).items()}}
+    status: ServiceStatus = {**old, "deployments": {k: v.copy() for k, v in old.get("deployments", {}).items()}}
     events = scheduling.target_events(spec["serviceName"], tasks, target_groups, status)
     deployments = [d for d in spec["deployments"] if not status["deployments"].get(d["id"], {}).get("retired")]
     by_deployment = {d["id"]: _sort([t for t in tasks if t["spec"].get("deploymentId") == d["id"]]) for d in deployments}
@@ -166,7 +165,7 @@ def _circuit_breaker(r: _Round) -> list[Action]:
     failures = scheduling.failed(r.by_deployment[primary["id"]].stopped)
     if len(failures) < service_model.breaker_threshold(int(r.spec["desiredCount"])):
         return []
-    entry.update(rolloutState="FAILED", rolloutStateReason=BREAKER_REASON, finishedAt=r.now)
+    entry.update({"rolloutState": "FAILED", "rolloutStateReason": BREAKER_REASON, "finishedAt": r.now})
     r.events.append(f"(service {r.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.")
     if not breaker.get("rollback"):
         return []
@@ -197,9 +196,11 @@ def _stop_requested(r: _Round) -> list[Action]:
     if not request or entry.get("stopped") or entry.get("rolloutState", "IN_PROGRESS") != "IN_PROGRESS":
         return []
     entry.update(
-        rolloutState="FAILED",
-        rolloutStateReason=f"ECS deployment {primary['id']} stopped.",
-        stopped={"stopType": request.get("stopType", "ROLLBACK"), "at": r.now},
+        {
+            "rolloutState": "FAILED",
+            "rolloutStateReason": f"ECS deployment {primary['id']} stopped.",
+            "stopped": {"stopType": request.get("stopType", "ROLLBACK"), "at": r.now},
+        }
     )
     r.events.append(f"(service {r.name}) (deployment {primary['id']}) deployment stopped.")
     return _roll_back_from(r, "Service deployment rolled back because of a stop request.")
@@ -284,7 +285,7 @@ def _shift(r: _Round) -> list[Action]:
             if rule and index < len(new_groups) and index < len(old_groups) and new_groups[index] != old_groups[index]:
                 weights = ((new_groups[index], wanted), (old_groups[index], 100 - wanted))
                 actions.append(ShiftTraffic(r.scope, rule, weights))
-        entry.update(trafficPercent=wanted, trafficShiftedAt=r.now)
+        entry.update({"trafficPercent": wanted, "trafficShiftedAt": r.now})
         r.events.append(
             f"(service {r.name}) (deployment {primary['id']}) shifted {wanted}% of production traffic to the new revision."
         )
@@ -303,7 +304,7 @@ def _count(r: _Round) -> None:
         entry = status["deployments"].setdefault(deployment["id"], {})
         running = sum(1 for t in group.unstopped if t["status"].get("lastStatus") == "RUNNING")
         pending = sum(1 for t in group.unstopped if t["status"].get("lastStatus") in task_model.PENDING_STATES)
-        counts = {"runningCount": running, "pendingCount": pending, "failedTasks": len(scheduling.failed(group.stopped))}
+        counts: DeploymentStatus = {"runningCount": running, "pendingCount": pending, "failedTasks": len(scheduling.failed(group.stopped))}
         if deployment["id"] != primary_id:
             counts["desiredCount"] = len(group.live)
             if not group.unstopped and spec["status"] == "ACTIVE":

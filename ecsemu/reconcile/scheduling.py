@@ -38,17 +38,16 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model.service import Event, ServiceSpec, ServiceStatus
 from ecsemu.model.target_group import TargetGroup
+from ecsemu.model.task import TaskRecord
 from ecsemu.reconcile import targets
 from ecsemu.reconcile.actions import Action, PlaceTasks, StopTask
 from ecsemu.reconcile.ids import Ids
-
-Record = dict[str, Any]
 
 STOP_CODE = "ServiceSchedulerInitiated"
 FAILURE_CODES = frozenset({"TaskFailedToStart", "EssentialContainerExited"})
@@ -56,26 +55,25 @@ HEALTH_FAILURE = "Task failed container health checks"
 ELB_FAILURE_PREFIX = "Task failed ELB health checks"
 THROTTLE_AFTER = 3
 MAX_BACKOFF_S = 30.0
-TARGET_EVENTS = "targetEvents"
 
 
 # -- tasks -------------------------------------------------------------------------------------
 
 
-def task_key(task: Record) -> str:
+def task_key(task: TaskRecord) -> str:
     """The task's store id, ``<cluster>/<task id>``."""
     return f"{task['spec']['clusterName']}/{task['spec']['taskId']}"
 
 
-def task_id(task: Record) -> str:
+def task_id(task: TaskRecord) -> str:
     return str(task["spec"]["taskId"])
 
 
-def is_live(task: Record) -> bool:
+def is_live(task: TaskRecord) -> bool:
     return task_model.desired_status(task) == "RUNNING"
 
 
-def is_failed(task: Record) -> bool:
+def is_failed(task: TaskRecord) -> bool:
     """A STOPPED task that failed on its own (see the module's vocabulary)."""
     if not task_model.is_stopped(task):
         return False
@@ -85,11 +83,11 @@ def is_failed(task: Record) -> bool:
     return code == STOP_CODE and (reason == HEALTH_FAILURE or str(reason).startswith(ELB_FAILURE_PREFIX))
 
 
-def failed(tasks: Iterable[Record]) -> list[Record]:
+def failed(tasks: Iterable[TaskRecord]) -> list[TaskRecord]:
     return [task for task in tasks if is_failed(task)]
 
 
-def is_healthy(task: Record, target_groups: dict[str, TargetGroup] | None = None) -> bool:
+def is_healthy(task: TaskRecord, target_groups: dict[str, TargetGroup] | None = None) -> bool:
     """RUNNING, passing its container health checks, and healthy in every target group."""
     status = task["status"]
     if status.get("lastStatus") != "RUNNING":
@@ -105,7 +103,7 @@ def is_healthy(task: Record, target_groups: dict[str, TargetGroup] | None = None
     )
 
 
-def launch_at(tasks: Iterable[Record], now: float) -> float:
+def launch_at(tasks: Iterable[TaskRecord], now: float) -> float:
     """When a group may launch next, given its tasks: ``now`` unless throttled by failures."""
     failures = failed(tasks)
     if len(failures) < THROTTLE_AFTER:
@@ -114,12 +112,12 @@ def launch_at(tasks: Iterable[Record], now: float) -> float:
     return last_failure + min(2.0 ** (len(failures) - THROTTLE_AFTER), MAX_BACKOFF_S)
 
 
-def stop_order(task: Record) -> tuple[int, float]:
+def stop_order(task: TaskRecord) -> tuple[int, float]:
     """Sort key: the least useful first (not yet running, then the newest)."""
     return (1 if task["status"].get("lastStatus") == "RUNNING" else 0, -float(task["spec"]["createdAt"]))
 
 
-def least_useful(tasks: Iterable[Record], count: int) -> list[Record]:
+def least_useful(tasks: Iterable[TaskRecord], count: int) -> list[TaskRecord]:
     """The ``count`` tasks to stop first."""
     return sorted(tasks, key=stop_order)[: max(count, 0)]
 
@@ -131,7 +129,7 @@ def scaling_reason(group_id: str) -> str:
     return f"Scaling activity initiated by (deployment {group_id})"
 
 
-def stop(scope: Scope, tasks: Iterable[Record], group_id: str) -> list[Action]:
+def stop(scope: Scope, tasks: Iterable[TaskRecord], group_id: str) -> list[Action]:
     """Ask the scheduler's excess or old tasks to stop, in the name of ``group_id``."""
     return [StopTask(scope, task_key(task), STOP_CODE, scaling_reason(group_id)) for task in tasks]
 
@@ -143,16 +141,16 @@ def place(scope: Scope, service_key: str, group_id: str, count: int, ids: Ids) -
 
 def replace_unhealthy(
     scope: Scope,
-    spec: Record,
-    live: list[Record],
+    spec: ServiceSpec,
+    live: list[TaskRecord],
     now: float,
     target_groups: dict[str, TargetGroup],
     events: list[str],
-) -> tuple[list[Record], list[Action]]:
+) -> tuple[list[TaskRecord], list[Action]]:
     """The unhealthy tasks among ``live``, and the stops that replace them (with their events)."""
     grace = float(spec.get("healthCheckGracePeriodSeconds") or 0)
     name = spec["serviceName"]
-    sick: list[Record] = []
+    sick: list[TaskRecord] = []
     actions: list[Action] = []
     for task in live:
         status = task["status"]
@@ -185,7 +183,7 @@ def started(name: str, action: PlaceTasks) -> str:
     return f"(service {name}) has started {len(action.task_ids)} tasks: {listed}."
 
 
-def stopped(name: str, tasks: list[Record]) -> str:
+def stopped(name: str, tasks: list[TaskRecord]) -> str:
     listed = " ".join(f"(task {task_id(t)})" for t in tasks)
     return f"(service {name}) has stopped {len(tasks)} running tasks: {listed}."
 
@@ -198,11 +196,11 @@ def steady(name: str) -> str:
     return f"(service {name}) has reached a steady state."
 
 
-def container_health_failed(name: str, task: Record) -> str:
+def container_health_failed(name: str, task: TaskRecord) -> str:
     return f"(service {name}) (task {task_id(task)}) failed container health checks."
 
 
-def elb_health_failed(name: str, task: Record, target_group_arn: str) -> str:
+def elb_health_failed(name: str, task: TaskRecord, target_group_arn: str) -> str:
     return f"(service {name}) (task {task_id(task)}) failed ELB health checks in (target-group {target_group_arn})."
 
 
@@ -217,12 +215,12 @@ def deregistered(name: str, target_group_arn: str) -> str:
 # -- the service's status ----------------------------------------------------------------------
 
 
-def target_events(name: str, tasks: Iterable[Record], target_groups: dict[str, TargetGroup], status: Record) -> list[str]:
+def target_events(name: str, tasks: Iterable[TaskRecord], target_groups: dict[str, TargetGroup], status: ServiceStatus) -> list[str]:
     """The registrations the target groups show since the last round, as events (oldest first).
 
-    Updates ``status[TARGET_EVENTS]``, the memory of what was announced (see the module's rules).
+    Updates ``status["targetEvents"]``, the memory of what was announced (see the module's rules).
     """
-    previous: dict[str, dict[str, str]] = status.get(TARGET_EVENTS, {})
+    previous = status.get("targetEvents", {})
     memory: dict[str, dict[str, str]] = {}
     events: list[str] = []
     for task in tasks:
@@ -244,15 +242,15 @@ def target_events(name: str, tasks: Iterable[Record], target_groups: dict[str, T
         if announced:
             memory[task_id(task)] = announced
     if memory:
-        status[TARGET_EVENTS] = memory
+        status["targetEvents"] = memory
     else:
-        status.pop(TARGET_EVENTS, None)
+        status.pop("targetEvents", None)
     return events
 
 
-def add_events(status: Record, messages: list[str], now: float, ids: Ids) -> None:
+def add_events(status: ServiceStatus, messages: list[str], now: float, ids: Ids) -> None:
     """Put this round's events (given oldest first) at the head of the service's events."""
     if not messages:
         return
-    new_events = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(messages)]
+    new_events: list[Event] = [{"id": ids.event_id(), "createdAt": now, "message": m} for m in reversed(messages)]
     status["events"] = (new_events + list(status.get("events", [])))[: service_model.MAX_EVENTS]

@@ -12,11 +12,10 @@ in ``targets``, what the load balancer judged in ``health``); a group that is No
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ecsemu.model.target_group import Target, TargetGroup, target_key
-
-Record = dict[str, Any]
+from ecsemu.model.task import TaskSpec, TaskStatus
 
 LOCAL_INSTANCE_ID = "i-0ec5e000000000001"
 
@@ -32,7 +31,7 @@ class Registration(NamedTuple):
 
 
 def wanted_registrations(
-    spec: Record, status: Record, target_groups: dict[str, TargetGroup]
+    spec: TaskSpec, status: TaskStatus, target_groups: dict[str, TargetGroup]
 ) -> list[Registration] | None:
     """What a running task should register; None while a host port is not known yet."""
     registrations = []
@@ -82,5 +81,6 @@ def health_state(group: TargetGroup | None, registration: Registration) -> str |
     return None if health is None else health.state
 
 
-def registrations_of(status: Record) -> list[Registration]:
-    return [Registration(*item) for item in status.get("registrations", [])]
+def registrations_of(status: TaskStatus) -> list[Registration]:
+    """The stored ``[target group ARN, target id, port]`` arrays, as registrations."""
+    return [Registration(str(arn), str(target_id), int(port)) for arn, target_id, port in status.get("registrations", [])]

@@ -21,11 +21,20 @@ Invariants:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
 from ecsemu.model.target_group import TargetGroup
+from ecsemu.model.task import (
+    Attachment,
+    HealthStatus,
+    NetworkBinding,
+    TaskDefinition,
+    TaskRecord,
+    TaskSpec,
+    TaskStatus,
+)
 from ecsemu.reconcile import targets
 from ecsemu.reconcile.actions import (
     Action,
@@ -40,10 +49,8 @@ from ecsemu.reconcile.actions import (
 from ecsemu.reconcile.ids import Ids
 from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
 
-Record = dict[str, Any]
-
 DEFAULT_STOP_TIMEOUT_S = 30.0
-_CONTAINER_STATUS = {"pulling": "PENDING", "created": "PENDING", "running": "RUNNING", "exited": "STOPPED"}
+_CONTAINER_STATUS: dict[str, str] = {"pulling": "PENDING", "created": "PENDING", "running": "RUNNING", "exited": "STOPPED"}
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,9 @@ class TaskSettings:
 def plan_task(
     scope: Scope,
     key: str,
-    task: Record,
+    task: TaskRecord,
     observed: ObservedTask | None,
-    definition: Record | None,
+    definition: TaskDefinition | None,
     now: float,
     ids: Ids,
     settings: TaskSettings,
@@ -65,7 +72,7 @@ def plan_task(
 ) -> list[Action]:
     spec, old = task["spec"], task["status"]
     target_groups = target_groups or {}
-    status: Record = {**old, "containers": {k: dict(v) for k, v in old.get("containers", {}).items()}}
+    status: TaskStatus = {**old, "containers": {k: v.copy() for k, v in old.get("containers", {}).items()}}
     actions: list[Action] = []
     last = status.get("lastStatus", "PROVISIONING")
 
@@ -85,7 +92,7 @@ def plan_task(
         status["stoppedReason"] = "Essential container in task exited"
         for container in status["containers"].values():
             if container.get("lastStatus") != "STOPPED":
-                container.update(lastStatus="STOPPED", reason="Container no longer exists")
+                container.update({"lastStatus": "STOPPED", "reason": "Container no longer exists"})
 
     desired = task_model.desired_status({"spec": spec, "status": status})
     if desired == "RUNNING":
@@ -100,15 +107,15 @@ def plan_task(
 
 
 def _toward_running(
-    spec: Record, status: Record, observed: ObservedTask | None, definition: Record | None, now: float, ids: Ids
+    spec: TaskSpec, status: TaskStatus, observed: ObservedTask | None, definition: TaskDefinition | None, now: float, ids: Ids
 ) -> list[Action]:
     last = status.get("lastStatus", "PROVISIONING")
     if last == "PROVISIONING" or (last == "PENDING" and observed is None):
         if definition is None:
-            status.update(stopCode="TaskFailedToStart", stoppedReason="Task definition not found.")
+            status.update({"stopCode": "TaskFailedToStart", "stoppedReason": "Task definition not found."})
             return []
         if last == "PROVISIONING":
-            status.update(lastStatus="PENDING", connectivity="CONNECTED", connectivityAt=now)
+            status.update({"lastStatus": "PENDING", "connectivity": "CONNECTED", "connectivityAt": now})
             if spec["networkMode"] == "awsvpc":
                 status["attachments"] = [_eni_attachment(spec, ids.attachment_id())]
         return [Launch(build_launch(spec, definition))]
@@ -125,7 +132,7 @@ def _toward_running(
         return []
     if last == "PENDING" and all(c is not None and c.state == "running" for c in essential_states):
         started = [c.started_at for c in observed.containers.values() if c.started_at is not None]
-        status.update(lastStatus="ACTIVATING", startedAt=max(started) if started else now)
+        status.update({"lastStatus": "ACTIVATING", "startedAt": max(started) if started else now})
         return []
     if last == "ACTIVATING":
         return []
@@ -134,7 +141,7 @@ def _toward_running(
     return [Launch(build_launch(spec, definition))] if definition is not None else []
 
 
-def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[str, TargetGroup]) -> list[Action]:
+def _activate(scope: Scope, spec: TaskSpec, status: TaskStatus, target_groups: dict[str, TargetGroup]) -> list[Action]:
     """ACTIVATING: register the task's targets; RUNNING once the target groups show them."""
     if status.get("lastStatus") != "ACTIVATING":
         return []
@@ -153,7 +160,7 @@ def _activate(scope: Scope, spec: Record, status: Record, target_groups: dict[st
 
 
 def _toward_stopped(
-    scope: Scope, spec: Record, status: Record, observed: ObservedTask | None, now: float, target_groups: dict[str, TargetGroup]
+    scope: Scope, spec: TaskSpec, status: TaskStatus, observed: ObservedTask | None, now: float, target_groups: dict[str, TargetGroup]
 ) -> list[Action]:
     last = status.get("lastStatus", "PROVISIONING")
     stop = StopContainers(spec["taskArn"], stop_timeout(spec))
@@ -189,15 +196,15 @@ def _toward_stopped(
     return []
 
 
-def _finish(spec: Record, status: Record, now: float) -> list[Action]:
+def _finish(spec: TaskSpec, status: TaskStatus, now: float) -> list[Action]:
     status["lastStatus"] = "STOPPED"
     status["stoppedAt"] = now
     status.setdefault("executionStoppedAt", now)
     status.pop("healthStatus", None)
     for container in status["containers"].values():
         container["lastStatus"] = "STOPPED"
-    for container in spec["containers"]:
-        status["containers"].setdefault(container["name"], {"lastStatus": "STOPPED"})
+    for container_spec in spec["containers"]:
+        status["containers"].setdefault(container_spec["name"], {"lastStatus": "STOPPED"})
     return [RemoveContainers(spec["taskArn"])]
 
 
@@ -208,39 +215,40 @@ def _stopped_at(observed: ObservedTask | None, now: float) -> float:
     return max(finished) if finished else now
 
 
-def _record_containers(status: Record, observed: ObservedTask) -> None:
+def _record_containers(status: TaskStatus, observed: ObservedTask) -> None:
     for name, container in observed.containers.items():
         entry = status["containers"].setdefault(name, {})
         entry["lastStatus"] = _CONTAINER_STATUS[container.state]
         entry["healthStatus"] = container.health
-        for member, value in (
-            ("exitCode", container.exit_code),
-            ("reason", container.reason),
-            ("runtimeId", container.runtime_id),
-            ("imageDigest", container.image_digest),
-        ):
-            if value is not None:
-                entry[member] = value
+        if container.exit_code is not None:
+            entry["exitCode"] = container.exit_code
+        if container.reason is not None:
+            entry["reason"] = container.reason
+        if container.runtime_id is not None:
+            entry["runtimeId"] = container.runtime_id
+        if container.image_digest is not None:
+            entry["imageDigest"] = container.image_digest
         if container.network_bindings:
-            entry["networkBindings"] = [dict(b) for b in container.network_bindings]
+            # The runtime reports each binding with exactly NetworkBinding's members.
+            entry["networkBindings"] = [cast(NetworkBinding, dict(b)) for b in container.network_bindings]
     if observed.failure and observed.failed_container:
         status["containers"].setdefault(observed.failed_container, {})["reason"] = observed.failure
 
 
-def _detect_failure(spec: Record, status: Record, observed: ObservedTask, last: str) -> None:
+def _detect_failure(spec: TaskSpec, status: TaskStatus, observed: ObservedTask, last: str) -> None:
     if status.get("stopCode") or spec["desiredStatus"] == "STOPPED":
         return
     if observed.failure:
-        status.update(stopCode="TaskFailedToStart", stoppedReason=observed.failure)
+        status.update({"stopCode": "TaskFailedToStart", "stoppedReason": observed.failure})
         return
     for container in spec["containers"]:
         seen = observed.containers.get(container["name"])
         if container["essential"] and seen is not None and seen.state == "exited":
-            status.update(stopCode="EssentialContainerExited", stoppedReason="Essential container in task exited")
+            status.update({"stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited"})
             return
 
 
-def task_health(essentials: list[ObservedContainer | None]) -> str:
+def task_health(essentials: list[ObservedContainer | None]) -> HealthStatus:
     """ECS's rule: any essential UNHEALTHY → UNHEALTHY; any UNKNOWN → UNKNOWN; else HEALTHY."""
     healths = [c.health if c is not None else "UNKNOWN" for c in essentials]
     if "UNHEALTHY" in healths:
@@ -250,13 +258,13 @@ def task_health(essentials: list[ObservedContainer | None]) -> str:
     return "HEALTHY"
 
 
-def stop_timeout(spec: Record) -> float:
+def stop_timeout(spec: TaskSpec) -> float:
     timeouts = [c.get("stopTimeout") for c in spec["containers"]]
     given = [float(t) for t in timeouts if t is not None]
     return max(given) if given else DEFAULT_STOP_TIMEOUT_S
 
 
-def build_launch(spec: Record, definition: Record) -> TaskLaunch:
+def build_launch(spec: TaskSpec, definition: TaskDefinition) -> TaskLaunch:
     containers = task_model.effective_containers(definition, spec.get("overrides", {}))
     return TaskLaunch(
         task_arn=spec["taskArn"],
@@ -272,7 +280,7 @@ def build_launch(spec: Record, definition: Record) -> TaskLaunch:
     )
 
 
-def _eni_attachment(spec: Record, attachment_id: str) -> Record:
+def _eni_attachment(spec: TaskSpec, attachment_id: str) -> Attachment:
     awsvpc = (spec.get("networkConfiguration") or {}).get("awsvpcConfiguration", {})
     subnets = awsvpc.get("subnets") or ["subnet-local"]
     return {

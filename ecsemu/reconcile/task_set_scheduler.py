@@ -35,26 +35,24 @@ Rules:
 
 from __future__ import annotations
 
-from typing import Any
-
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model.service import ServiceRecord, ServiceStatus, TaskSetCounts
 from ecsemu.model.target_group import TargetGroup
-from ecsemu.model.task_set import belongs, computed_desired_count
+from ecsemu.model.task import TaskRecord
+from ecsemu.model.task_set import TaskSetRecord, belongs, computed_desired_count
 from ecsemu.reconcile import scheduling
 from ecsemu.reconcile.actions import Action, SetServiceStatus
 from ecsemu.reconcile.ids import Ids
-
-Record = dict[str, Any]
 
 
 def plan_task_sets(
     scope: Scope,
     service_key: str,
-    service: Record,
-    task_sets: list[Record],
-    tasks: list[Record],
+    service: ServiceRecord,
+    task_sets: list[TaskSetRecord],
+    tasks: list[TaskRecord],
     now: float,
     ids: Ids,
     target_groups: dict[str, TargetGroup] | None = None,
@@ -66,11 +64,11 @@ def plan_task_sets(
         return []
     name = spec["serviceName"]
     service_draining = spec["status"] == "DRAINING"
-    status: Record = {**old, "taskSetCounts": {}}
-    previous_counts: dict[str, Record] = old.get("taskSetCounts", {})
+    status: ServiceStatus = {**old, "taskSetCounts": {}}
+    previous_counts: dict[str, TaskSetCounts] = old.get("taskSetCounts", {})
     actions: list[Action] = []
     events = scheduling.target_events(name, tasks, target_groups, status)
-    stopped: list[Record] = []
+    stopped: list[TaskRecord] = []
     all_steady = True
     task_sets = [task_set for task_set in task_sets if belongs(task_set, service)]
 

@@ -13,12 +13,11 @@ After the last shift the old revision stays for ``bakeTimeInMinutes`` before it 
 from __future__ import annotations
 
 import math
-from typing import Any
 
-Record = dict[str, Any]
+from ecsemu.model.service import DeploymentConfiguration
 
 
-def next_percent(configuration: Record, percent: int, shifted_at: float | None, now: float) -> int:
+def next_percent(configuration: DeploymentConfiguration, percent: int, shifted_at: float | None, now: float) -> int:
     """The share of production traffic (0-100) the new revision should receive now."""
     strategy = configuration.get("strategy", "BLUE_GREEN")
     if percent >= 100:
@@ -39,7 +38,7 @@ def next_percent(configuration: Record, percent: int, shifted_at: float | None, 
     return 100
 
 
-def bake_over(configuration: Record, shifted_at: float | None, now: float) -> bool:
+def bake_over(configuration: DeploymentConfiguration, shifted_at: float | None, now: float) -> bool:
     """Whether the old revision may be retired: all traffic moved ``bakeTimeInMinutes`` ago."""
     if shifted_at is None:
         return False

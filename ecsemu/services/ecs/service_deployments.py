@@ -48,6 +48,7 @@ from typing import Any
 
 from ecsemu.errors import ClientError
 from ecsemu.model import service as service_model
+from ecsemu.model.service import Deployment, DeploymentStatus, DeploymentStopped, ServiceRecord, StopRequest
 from ecsemu.services.ecs import arns, services
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate, require
 from ecsemu.services.ecs.errors import (
@@ -55,7 +56,6 @@ from ecsemu.services.ecs.errors import (
     ServiceDeploymentNotFoundException,
     ServiceNotFoundException,
 )
-from ecsemu.state.store import Record
 
 DEPLOYMENT_TYPE = "service-deployment"
 REVISION_TYPE = "service-revision"
@@ -75,20 +75,20 @@ class ConflictException(ClientError):
 # -- identities -----------------------------------------------------------------------------
 
 
-def deployment_arn(call: Call, service: Record, deployment_id: str) -> str:
+def deployment_arn(call: Call, service: ServiceRecord, deployment_id: str) -> str:
     spec = service["spec"]
     digest = hashlib.sha256(f"{spec['serviceArn']}|{deployment_id}".encode()).digest()
     tail = base64.urlsafe_b64encode(digest).decode()[:22]
     return call.arn(DEPLOYMENT_TYPE, f"{spec['clusterName']}/{spec['serviceName']}/{tail}")
 
 
-def revision_arn(call: Call, service: Record, deployment_id: str) -> str:
+def revision_arn(call: Call, service: ServiceRecord, deployment_id: str) -> str:
     spec = service["spec"]
     number = deployment_id.removeprefix(DEPLOYMENT_PREFIX)
     return call.arn(REVISION_TYPE, f"{spec['clusterName']}/{spec['serviceName']}/{number}")
 
 
-def _service_of(call: Call, text: str, resource_type: str) -> tuple[Record, str] | None:
+def _service_of(call: Call, text: str, resource_type: str) -> tuple[ServiceRecord, str] | None:
     """The service an ARN of ``resource_type`` names (not deleted) and the ARN's last part."""
     parsed = arns.parse(text)
     if parsed is None or parsed.resource_type != resource_type or not call.owns(parsed):
@@ -96,8 +96,8 @@ def _service_of(call: Call, text: str, resource_type: str) -> tuple[Record, str]
     parts = parsed.resource.split("/")
     if len(parts) != 3 or not all(parts):
         return None
-    service = call.store.get(call.scope, services.KIND, f"{parts[0]}/{parts[1]}")
-    if service is None or service_model.is_inactive(service):
+    stored = call.store.get(call.scope, services.KIND, f"{parts[0]}/{parts[1]}")
+    if stored is None or service_model.is_inactive(service := service_model.from_record(stored)):
         return None
     return service, parts[2]
 
@@ -110,35 +110,35 @@ class _View:
     """One service deployment, as derived from the service record."""
 
     index: int
-    deployment: Record
-    observed: Record
+    deployment: Deployment
+    observed: DeploymentStatus
     status: str
     reason: str
     finished_at: float | None = None
     stopped_at: float | None = None
-    rollback: Record | None = None  # the rollback deployment, once started
+    rollback: Deployment | None = None  # the rollback deployment, once started
     rollback_reason: str | None = None
 
 
-def _observed(service: Record, deployment_id: str) -> Record:
-    found: Record = service["status"].get("deployments", {}).get(deployment_id, {})
-    return found
+def _observed(service: ServiceRecord, deployment_id: str) -> DeploymentStatus:
+    return service["status"].get("deployments", {}).get(deployment_id, {})
 
 
-def _rollout(service: Record, deployment: Record) -> str:
+def _rollout(service: ServiceRecord, deployment: Deployment) -> str:
     return str(_observed(service, deployment["id"]).get("rolloutState", "IN_PROGRESS"))
 
 
-def _rollback_targets(service: Record) -> dict[int, int]:
+def _rollback_targets(service: ServiceRecord) -> dict[int, int]:
     """Index of a failed or stopped deployment → index of its rollback deployment."""
     spec = service["spec"]
-    deployments: list[Record] = spec["deployments"]
+    deployments: list[Deployment] = spec["deployments"]
     positions = {d["id"]: i for i, d in enumerate(deployments)}
     breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
     found: dict[int, int] = {}
     for index, deployment in enumerate(deployments):
         observed = _observed(service, deployment["id"])
-        recorded = (observed.get("rollback") or {}).get("deploymentId")
+        rollback = observed.get("rollback")
+        recorded = rollback.get("deploymentId") if rollback else None
         if recorded:
             if positions.get(recorded, -1) > index:
                 found[index] = positions[recorded]
@@ -153,30 +153,32 @@ def _rollback_targets(service: Record) -> dict[int, int]:
     return found
 
 
-def _finished(observed: Record, fallback: float) -> float:
+def _finished(observed: DeploymentStatus, fallback: float) -> float:
     return float(observed.get("finishedAt") or observed.get("updatedAt") or fallback)
 
 
-def _rollback_due(service: Record, index: int) -> bool:
+def _rollback_due(service: ServiceRecord, index: int) -> bool:
     """Whether the failed or stopped deployment at ``index`` is to be rolled back."""
     spec = service["spec"]
     deployment = spec["deployments"][index]
-    stopped = _observed(service, deployment["id"]).get("stopped") or deployment.get("stopRequested") or {}
+    stopped: DeploymentStopped | StopRequest | None = (
+        _observed(service, deployment["id"]).get("stopped") or deployment.get("stopRequested")
+    )
     breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
-    wanted = stopped.get("stopType") == "ROLLBACK" or bool(breaker.get("rollback"))
+    wanted = (stopped is not None and stopped.get("stopType") == "ROLLBACK") or bool(breaker.get("rollback"))
     return wanted and _completed_before(service, index)
 
 
-def _completed_before(service: Record, index: int) -> bool:
+def _completed_before(service: ServiceRecord, index: int) -> bool:
     return any(_rollout(service, d) == "COMPLETED" for d in service["spec"]["deployments"][:index])
 
 
-def views(service: Record) -> list[_View]:
+def views(service: ServiceRecord) -> list[_View]:
     """The service deployments of ``service``, oldest first (rollback deployments folded in)."""
     spec = service["spec"]
     if spec["deploymentController"]["type"] != "ECS":
         return []
-    deployments: list[Record] = spec["deployments"]
+    deployments: list[Deployment] = spec["deployments"]
     rollbacks = _rollback_targets(service)
     folded = set(rollbacks.values())
     result: list[_View] = []
@@ -206,14 +208,15 @@ def views(service: Record) -> list[_View]:
     return result
 
 
-def _failed_view(service: Record, view: _View, rollbacks: dict[int, int], replaced_at: float | None) -> None:
-    deployments: list[Record] = service["spec"]["deployments"]
+def _failed_view(service: ServiceRecord, view: _View, rollbacks: dict[int, int], replaced_at: float | None) -> None:
+    deployments: list[Deployment] = service["spec"]["deployments"]
     observed = view.observed
+    stopped = observed.get("stopped")
     stopped_at = float(
-        (observed.get("stopped") or {}).get("at") or observed.get("updatedAt") or view.deployment["createdAt"]
+        (stopped.get("at") if stopped else None) or observed.get("updatedAt") or view.deployment["createdAt"]
     )
-    recorded = observed.get("rollback") or {}
-    view.rollback_reason = str(recorded.get("reason") or view.reason)
+    recorded = observed.get("rollback")
+    view.rollback_reason = str((recorded.get("reason") if recorded else None) or view.reason)
     target = rollbacks.get(view.index)
     if target is None:
         if replaced_at is None and _rollback_due(service, view.index):
@@ -239,7 +242,7 @@ def _failed_view(service: Record, view: _View, rollbacks: dict[int, int], replac
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _summary(call: Call, service: Record, deployment: Record, *, primary: bool) -> dict[str, Any]:
+def _summary(call: Call, service: ServiceRecord, deployment: Deployment, *, primary: bool) -> dict[str, Any]:
     observed = _observed(service, deployment["id"])
     requested = service["spec"]["desiredCount"] if primary else observed.get("desiredCount", 0)
     if observed.get("retired"):
@@ -252,7 +255,7 @@ def _summary(call: Call, service: Record, deployment: Record, *, primary: bool) 
     }
 
 
-def brief(call: Call, service: Record, view: _View) -> dict[str, Any]:
+def brief(call: Call, service: ServiceRecord, view: _View) -> dict[str, Any]:
     spec = service["spec"]
     item: dict[str, Any] = {
         "serviceDeploymentArn": deployment_arn(call, service, view.deployment["id"]),
@@ -269,7 +272,7 @@ def brief(call: Call, service: Record, view: _View) -> dict[str, Any]:
     return item
 
 
-def _circuit_breaker(service: Record, view: _View) -> dict[str, Any]:
+def _circuit_breaker(service: ServiceRecord, view: _View) -> dict[str, Any]:
     spec = service["spec"]
     breaker = spec["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
     tripped = view.observed.get("rolloutState") == "FAILED" and not view.observed.get("stopped")
@@ -288,8 +291,8 @@ def _circuit_breaker(service: Record, view: _View) -> dict[str, Any]:
     }
 
 
-def describe(call: Call, service: Record, view: _View) -> dict[str, Any]:
-    deployments: list[Record] = service["spec"]["deployments"]
+def describe(call: Call, service: ServiceRecord, view: _View) -> dict[str, Any]:
+    deployments: list[Deployment] = service["spec"]["deployments"]
     live_primary = view.index == len(deployments) - 1
     item = brief(call, service, view)
     del item["targetServiceRevisionArn"]
@@ -317,7 +320,7 @@ def describe(call: Call, service: Record, view: _View) -> dict[str, Any]:
     return item
 
 
-def revision(call: Call, service: Record, deployment: Record) -> dict[str, Any]:
+def revision(call: Call, service: ServiceRecord, deployment: Deployment) -> dict[str, Any]:
     spec = service["spec"]
     item: dict[str, Any] = {
         "serviceRevisionArn": revision_arn(call, service, deployment["id"]),
@@ -396,7 +399,7 @@ def _check_count(references: list[str], member: str) -> None:
         raise InvalidParameterException(f"{member} can have at most {MAX_DESCRIBE} items.")
 
 
-def _find_view(call: Call, text: str) -> tuple[Record, _View] | None:
+def _find_view(call: Call, text: str) -> tuple[ServiceRecord, _View] | None:
     found = _service_of(call, text, DEPLOYMENT_TYPE)
     if found is None:
         return None
@@ -466,10 +469,10 @@ def stop_service_deployment(call: Call, params: Params) -> Result:
                 "The service deployment has no earlier successful service revision to roll back to."
             )
         index = view.index
-        requested = {"stopType": stop_type, "requestedAt": call.now}
+        requested: StopRequest = {"stopType": stop_type, "requestedAt": call.now}
 
-        def request(record: Record) -> None:
-            record["spec"]["deployments"][index]["stopRequested"] = requested
+        def request(record: dict[str, Any]) -> None:
+            service_model.from_record(record)["spec"]["deployments"][index]["stopRequested"] = requested
 
         key = services.service_key(service["spec"]["clusterName"], service["spec"]["serviceName"])
         call.store.update(call.scope, services.KIND, key, request)

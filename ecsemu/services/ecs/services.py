@@ -8,10 +8,19 @@ turns that into tasks and writes ``status``, including ``inactive`` once drained
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal, cast
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
+from ecsemu.model.service import (
+    CircuitBreaker,
+    DeploymentConfiguration,
+    DeploymentController,
+    ServiceLoadBalancer,
+    ServiceRecord,
+    ServiceSpec,
+)
+from ecsemu.model.task import Tag
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions, task_sets
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
@@ -36,7 +45,7 @@ def service_role(call: Call) -> str:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def render(call: Call, service: Record, *, include_tags: bool = False) -> dict[str, Any]:
+def render(call: Call, service: ServiceRecord, *, include_tags: bool = False) -> dict[str, Any]:
     spec, status = service["spec"], service["status"]
     deployments = _render_deployments(service)
     rendered: dict[str, Any] = {
@@ -44,7 +53,7 @@ def render(call: Call, service: Record, *, include_tags: bool = False) -> dict[s
         "serviceName": spec["serviceName"],
         "clusterArn": spec["clusterArn"],
         "loadBalancers": spec.get("loadBalancers", []),
-        "serviceRegistries": spec.get("serviceRegistries", []),
+        "serviceRegistries": [],  # refused at CreateService: never stored
         "status": service_model.visible_status(service),
         "desiredCount": spec["desiredCount"],
         "runningCount": sum(d["runningCount"] for d in deployments),
@@ -68,8 +77,9 @@ def render(call: Call, service: Record, *, include_tags: bool = False) -> dict[s
         rendered["taskDefinition"] = spec["taskDefinition"]
     for member in ("launchType", "capacityProviderStrategy", "platformVersion", "platformFamily",
                    "networkConfiguration", "healthCheckGracePeriodSeconds"):  # fmt: skip
-        if spec.get(member) is not None:
-            rendered[member] = spec[member]
+        value = spec.get(member)
+        if value is not None:
+            rendered[member] = value
     if spec["deploymentController"]["type"] == "EXTERNAL":
         rendered["taskSets"] = task_sets.for_service(call, service)
     if include_tags:
@@ -77,7 +87,7 @@ def render(call: Call, service: Record, *, include_tags: bool = False) -> dict[s
     return rendered
 
 
-def _render_deployments(service: Record) -> list[dict[str, Any]]:
+def _render_deployments(service: ServiceRecord) -> list[dict[str, Any]]:
     spec, status = service["spec"], service["status"]
     if spec["deploymentController"]["type"] == "EXTERNAL":
         return []
@@ -112,7 +122,7 @@ def service_key(cluster_name: str, reference: str) -> str:
     return f"{cluster_name}/{arns.last_segment(reference)}"
 
 
-def find(call: Call, cluster_name: str, reference: str) -> Record | None:
+def find(call: Call, cluster_name: str, reference: str) -> ServiceRecord | None:
     """The service a name or ARN names in the cluster; an ARN of another cluster, account or
     region names nothing here."""
     if arns.is_arn(reference):
@@ -122,10 +132,11 @@ def find(call: Call, cluster_name: str, reference: str) -> Record | None:
         parts = parsed.resource.split("/")
         if len(parts) > 2 or (len(parts) == 2 and parts[0] != cluster_name):
             return None
-    return call.store.get(call.scope, KIND, service_key(cluster_name, reference))
+    found = call.store.get(call.scope, KIND, service_key(cluster_name, reference))
+    return None if found is None else service_model.from_record(found)
 
 
-def require_active(call: Call, cluster_name: str, reference: str) -> Record:
+def require_active(call: Call, cluster_name: str, reference: str) -> ServiceRecord:
     service = find(call, cluster_name, reference)
     if service is None:
         raise ServiceNotFoundException()
@@ -148,9 +159,10 @@ def _refuse_unsupported(params: Params) -> None:
             raise NotSupportedError(what)
 
 
-def _deployment_configuration(given: Record | None, base: Record) -> Record:
-    configuration = {**base, **(given or {})}
-    breaker = {**base["deploymentCircuitBreaker"], **configuration.get("deploymentCircuitBreaker", {})}
+def _deployment_configuration(given: Any, base: DeploymentConfiguration) -> DeploymentConfiguration:
+    # ``given`` is the API's DeploymentConfiguration, validated against botocore's shape.
+    configuration = cast(DeploymentConfiguration, {**base, **(given or {})})
+    breaker: CircuitBreaker = {**base["deploymentCircuitBreaker"], **configuration.get("deploymentCircuitBreaker", {})}
     configuration["deploymentCircuitBreaker"] = breaker
     if configuration.get("lifecycleHooks"):
         raise NotSupportedError("Deployment lifecycle hooks (their Lambda functions cannot run locally)")
@@ -201,7 +213,7 @@ def create_service(call: Call, params: Params) -> Result:
     scheduling = params.get("schedulingStrategy", "REPLICA")
     if scheduling == "DAEMON":
         raise NotSupportedError("The DAEMON scheduling strategy")
-    controller = params.get("deploymentController") or {"type": "ECS"}
+    controller: DeploymentController = params.get("deploymentController") or {"type": "ECS"}
     if controller["type"] == "CODE_DEPLOY":
         raise NotSupportedError("The CODE_DEPLOY deployment controller")
     desired = params.get("desiredCount")
@@ -222,7 +234,7 @@ def create_service(call: Call, params: Params) -> Result:
                 return {"service": render(call, existing)}
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition: Record | None = None
-        load_balancers: list[Record] = []
+        load_balancers: list[Record] = []  # check_load_balancers' entries: ServiceLoadBalancer's members
         if controller["type"] == "EXTERNAL":
             if params.get("taskDefinition"):
                 raise InvalidParameterException("TaskDefinition must be blank")
@@ -235,7 +247,7 @@ def create_service(call: Call, params: Params) -> Result:
             check_strategy(
                 (params.get("deploymentConfiguration") or {}).get("strategy", "ROLLING"), load_balancers, controller["type"]
             )
-        spec: Record = {
+        spec: ServiceSpec = {
             "serviceName": name,
             "serviceArn": call.arn("service", f"{cluster_name}/{name}"),
             "clusterName": cluster_name,
@@ -251,7 +263,7 @@ def create_service(call: Call, params: Params) -> Result:
             ),
             "deploymentController": controller,
             "schedulingStrategy": scheduling,
-            "loadBalancers": load_balancers,
+            "loadBalancers": _typed(load_balancers),
             "networkConfiguration": params.get("networkConfiguration"),
             "placementConstraints": params.get("placementConstraints", []),
             "placementStrategy": params.get("placementStrategy", []),
@@ -263,15 +275,15 @@ def create_service(call: Call, params: Params) -> Result:
             "roleArn": params.get("role") or service_role(call),
             "createdBy": f"arn:aws:iam::{call.scope.account_id}:root",
             "createdAt": call.now,
-            "tags": tags,
+            "tags": cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
             "deployments": [],
         }
         if params.get("clientToken"):
             spec["clientToken"], spec["requestDigest"] = params["clientToken"], digest
         if definition is not None:
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
-        record: Record = {"spec": spec, "status": {}}
-        call.store.put(call.scope, KIND, f"{cluster_name}/{name}", record)
+        record: ServiceRecord = {"spec": spec, "status": {}}
+        call.store.put(call.scope, KIND, f"{cluster_name}/{name}", service_model.to_record(record))
     return {"service": render(call, record)}
 
 
@@ -300,7 +312,8 @@ def describe_services(call: Call, params: Params) -> Result:
 def list_services(call: Call, params: Params) -> Result:
     cluster = call.require_cluster(params.get("cluster"))
     selected = []
-    for service in call.store.list(call.scope, KIND, under=cluster["clusterName"]):
+    for stored in call.store.list(call.scope, KIND, under=cluster["clusterName"]):
+        service = service_model.from_record(stored)
         spec = service["spec"]
         if service_model.visible_status(service) != "ACTIVE":
             continue
@@ -323,7 +336,26 @@ def list_services_by_namespace(call: Call, params: Params) -> Result:
     return page_result("serviceArns", page, token)
 
 
-_NEW_DEPLOYMENT_MEMBERS = ("networkConfiguration", "platformVersion", "capacityProviderStrategy")
+_NEW_DEPLOYMENT_MEMBERS: tuple[Literal["networkConfiguration", "platformVersion", "capacityProviderStrategy"], ...] = (
+    "networkConfiguration", "platformVersion", "capacityProviderStrategy",
+)  # fmt: skip
+_SETTINGS: tuple[
+    Literal["healthCheckGracePeriodSeconds", "enableExecuteCommand", "enableECSManagedTags", "propagateTags",
+            "placementConstraints", "placementStrategy", "availabilityZoneRebalancing"], ...
+] = (
+    "healthCheckGracePeriodSeconds", "enableExecuteCommand", "enableECSManagedTags", "propagateTags",
+    "placementConstraints", "placementStrategy", "availabilityZoneRebalancing",
+)  # fmt: skip
+
+
+# ``load_balancers.py`` checks entries and returns plain dicts with exactly ServiceLoadBalancer's
+# members; these two name that boundary.
+def _typed(entries: list[Record]) -> list[ServiceLoadBalancer]:
+    return cast(list[ServiceLoadBalancer], entries)
+
+
+def _untyped(entries: list[ServiceLoadBalancer]) -> list[Record]:
+    return cast(list[Record], entries)
 
 
 @operation("UpdateService")
@@ -344,11 +376,11 @@ def update_service(call: Call, params: Params) -> Result:
             if reference:
                 checked = check_load_balancers(
                     call,
-                    params["loadBalancers"] if params.get("loadBalancers") is not None else spec.get("loadBalancers", []),
+                    params["loadBalancers"] if params.get("loadBalancers") is not None else _untyped(spec.get("loadBalancers", [])),
                     task_definitions.require_active(call, reference),
                 )
                 if checked != spec.get("loadBalancers", []):
-                    spec["loadBalancers"] = checked
+                    spec["loadBalancers"] = _typed(checked)
                     new_deployment = True
         if params.get("taskDefinition"):
             if spec["deploymentController"]["type"] == "EXTERNAL":
@@ -368,14 +400,13 @@ def update_service(call: Call, params: Params) -> Result:
             spec["deploymentConfiguration"] = _deployment_configuration(
                 params["deploymentConfiguration"], spec["deploymentConfiguration"]
             )
-        for member in ("healthCheckGracePeriodSeconds", "enableExecuteCommand", "enableECSManagedTags",
-                       "propagateTags", "placementConstraints", "placementStrategy", "availabilityZoneRebalancing"):  # fmt: skip
-            if member in params:
-                spec[member] = params[member]
-        check_strategy(service_model.strategy(spec), spec.get("loadBalancers", []), spec["deploymentController"]["type"])
+        for setting in _SETTINGS:
+            if setting in params:
+                spec[setting] = params[setting]
+        check_strategy(service_model.strategy(spec), _untyped(spec.get("loadBalancers", [])), spec["deploymentController"]["type"])
         if new_deployment and spec["deploymentController"]["type"] == "ECS":
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
-        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
+        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service_model.to_record(service))
     return {"service": render(call, service)}
 
 
@@ -394,5 +425,5 @@ def delete_service(call: Call, params: Params) -> Result:
         spec["desiredCount"] = 0
         spec["status"] = "DRAINING"
         spec["deletedAt"] = call.now
-        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service)
+        call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service_model.to_record(service))
     return {"service": render(call, service)}

@@ -25,12 +25,21 @@ Invariants:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
 from ecsemu.model import task_set as task_set_model
-from ecsemu.model.task_set import belongs, computed_desired_count
+from ecsemu.model.service import ServiceRecord
+from ecsemu.model.task import Tag
+from ecsemu.model.task_set import (
+    ExternalReferences,
+    LaunchSettings,
+    Scale,
+    TaskSetRecord,
+    belongs,
+    computed_desired_count,
+)
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation
 from ecsemu.services.ecs.errors import (
@@ -47,16 +56,14 @@ KIND = task_set_model.KIND
 NOT_EXTERNAL = (
     "Amazon ECS only supports task set management on services configured to use external deployment controllers."
 )
-DEFAULT_SCALE = {"value": 0.0, "unit": "PERCENT"}
-_LAUNCH_MEMBERS = ("taskDefinition", "launchType", "capacityProviderStrategy", "platformVersion", "platformFamily",
-                   "networkConfiguration")  # fmt: skip
+DEFAULT_SCALE: Scale = {"value": 0.0, "unit": "PERCENT"}
 _INTERNAL = frozenset({"serviceName", "clusterName", "clientToken", "tags"})
 
 
 # -- rendering ------------------------------------------------------------------------------
 
 
-def render(task_set: Record, service: Record, *, include_tags: bool = False) -> dict[str, Any]:
+def render(task_set: TaskSetRecord, service: ServiceRecord, *, include_tags: bool = False) -> dict[str, Any]:
     counts = service["status"].get("taskSetCounts", {}).get(task_set["id"], {})
     draining = task_set["status"] == "DRAINING"
     rendered = {key: value for key, value in task_set.items() if key not in _INTERNAL}
@@ -78,20 +85,21 @@ def render(task_set: Record, service: Record, *, include_tags: bool = False) -> 
     return rendered
 
 
-def _visible(task_set: Record, service: Record) -> bool:
+def _visible(task_set: TaskSetRecord, service: ServiceRecord) -> bool:
     """Whether the task set still exists: the service's own, and not drained after a delete."""
     counts = service["status"].get("taskSetCounts", {}).get(task_set["id"], {})
     drained = task_set["status"] == "DRAINING" and counts.get("drained")
     return belongs(task_set, service) and not drained
 
 
-def of_service(call: Call, service: Record) -> list[Record]:
+def of_service(call: Call, service: ServiceRecord) -> list[TaskSetRecord]:
     """The service's task sets that still exist, oldest first."""
-    records = [r for r in call.store.list(call.scope, KIND, under=service["spec"]["clusterName"]) if _visible(r, service)]
+    stored = call.store.list(call.scope, KIND, under=service["spec"]["clusterName"])
+    records = [r for r in map(task_set_model.from_record, stored) if _visible(r, service)]
     return sorted(records, key=lambda r: (float(r["createdAt"]), r["id"]))
 
 
-def for_service(call: Call, service: Record) -> list[dict[str, Any]]:
+def for_service(call: Call, service: ServiceRecord) -> list[dict[str, Any]]:
     """The ``taskSets`` member of DescribeServices for ``service`` (empty unless EXTERNAL)."""
     if service["spec"]["deploymentController"]["type"] != "EXTERNAL":
         return []
@@ -101,15 +109,16 @@ def for_service(call: Call, service: Record) -> list[dict[str, Any]]:
 # -- lookups --------------------------------------------------------------------------------
 
 
-def _service(call: Call, params: Params) -> Record:
+def _service(call: Call, params: Params) -> ServiceRecord:
     """The ACTIVE EXTERNAL service a call names, or the error ECS gives."""
     cluster = call.require_cluster(params.get("cluster"))
     reference = params.get("service")
     if not reference:
         raise InvalidParameterException("service can not be blank.")
-    service = call.store.get(call.scope, "service", f"{cluster['clusterName']}/{arns.last_segment(reference)}")
-    if service is None:
+    stored = call.store.get(call.scope, service_model.KIND, f"{cluster['clusterName']}/{arns.last_segment(reference)}")
+    if stored is None:
         raise ServiceNotFoundException()
+    service = service_model.from_record(stored)
     if service_model.visible_status(service) != "ACTIVE":
         raise ServiceNotActiveException()
     if service["spec"]["deploymentController"]["type"] != "EXTERNAL":
@@ -117,11 +126,11 @@ def _service(call: Call, params: Params) -> Record:
     return service
 
 
-def _key(service: Record, task_set_id: str) -> str:
+def _key(service: ServiceRecord, task_set_id: str) -> str:
     return f"{service['spec']['clusterName']}/{service['spec']['serviceName']}/{task_set_id}"
 
 
-def _task_set_id(call: Call, service: Record, reference: str) -> str | None:
+def _task_set_id(call: Call, service: ServiceRecord, reference: str) -> str | None:
     """The id a reference (id or ARN) names within ``service``; None when it names none."""
     if not arns.is_arn(reference):
         return reference
@@ -136,15 +145,16 @@ def _task_set_id(call: Call, service: Record, reference: str) -> str | None:
     return parts[2]
 
 
-def _find(call: Call, service: Record, reference: str) -> Record | None:
+def _find(call: Call, service: ServiceRecord, reference: str) -> TaskSetRecord | None:
     task_set_id = _task_set_id(call, service, reference)
     if not task_set_id:
         return None
-    record = call.store.get(call.scope, KIND, _key(service, task_set_id))
+    stored = call.store.get(call.scope, KIND, _key(service, task_set_id))
+    record = None if stored is None else task_set_model.from_record(stored)
     return record if record is not None and _visible(record, service) else None
 
 
-def _require(call: Call, service: Record, reference: Any) -> Record:
+def _require(call: Call, service: ServiceRecord, reference: Any) -> TaskSetRecord:
     if not reference or not isinstance(reference, str):
         raise InvalidParameterException("taskSet can not be blank.")
     record = _find(call, service, reference)
@@ -153,7 +163,7 @@ def _require(call: Call, service: Record, reference: Any) -> Record:
     return record
 
 
-def _as_arn(call: Call, service: Record, reference: str) -> str:
+def _as_arn(call: Call, service: ServiceRecord, reference: str) -> str:
     if arns.is_arn(reference):
         return reference
     return call.arn("task-set", _key(service, reference))
@@ -162,9 +172,9 @@ def _as_arn(call: Call, service: Record, reference: str) -> str:
 # -- checks ---------------------------------------------------------------------------------
 
 
-def _scale(given: Any) -> dict[str, Any]:
+def _scale(given: Any) -> Scale:
     if given is None:
-        return dict(DEFAULT_SCALE)
+        return DEFAULT_SCALE.copy()
     value, unit = given.get("value", 0.0), given.get("unit", "PERCENT")
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
         raise InvalidParameterException("The scale value must be between 0 and 100.")
@@ -173,7 +183,7 @@ def _scale(given: Any) -> dict[str, Any]:
     return {"value": float(value), "unit": unit}
 
 
-def _launch(call: Call, cluster: Record, params: Params, definition: Record) -> dict[str, Any]:
+def _launch(call: Call, cluster: Record, params: Params, definition: Record) -> LaunchSettings:
     """The launch settings of a new task set, after ECS's checks."""
     launch_type, strategy = params.get("launchType"), params.get("capacityProviderStrategy")
     if launch_type and strategy:
@@ -207,7 +217,8 @@ def _launch(call: Call, cluster: Record, params: Params, definition: Record) -> 
         launch["networkConfiguration"] = (
             {**network, "awsvpcConfiguration": {"assignPublicIp": "DISABLED", **awsvpc}} if awsvpc else network
         )
-    return {key: value for key, value in launch.items() if value is not None}
+    # The members ECS left None are not stored: what remains are LaunchSettings' members.
+    return cast(LaunchSettings, {key: value for key, value in launch.items() if value is not None})
 
 
 def _refuse_unsupported(params: Params) -> None:
@@ -239,7 +250,12 @@ def create_task_set(call: Call, params: Params) -> Result:
         _check_network(definition, params)
         spec = service["spec"]
         task_set_id = arns.new_deployment_id()
-        record: Record = {
+        references: ExternalReferences = {}
+        if params.get("externalId"):
+            references["externalId"] = params["externalId"]
+        if token:
+            references["clientToken"] = token
+        record: TaskSetRecord = {
             "id": task_set_id,
             "taskSetArn": call.arn("task-set", f"{spec['clusterName']}/{spec['serviceName']}/{task_set_id}"),
             "serviceArn": spec["serviceArn"],
@@ -254,13 +270,10 @@ def create_task_set(call: Call, params: Params) -> Result:
             "scale": scale,
             "createdAt": call.now,
             "updatedAt": call.now,
-            "tags": tags,
+            "tags": cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
+            **references,
         }
-        if params.get("externalId"):
-            record["externalId"] = params["externalId"]
-        if token:
-            record["clientToken"] = token
-        call.store.put(call.scope, KIND, _key(service, task_set_id), record)
+        call.store.put(call.scope, KIND, _key(service, task_set_id), task_set_model.to_record(record))
     return {"taskSet": render(record, service)}
 
 
@@ -295,7 +308,7 @@ def update_task_set(call: Call, params: Params) -> Result:
             raise InvalidParameterException("The task set is being deleted and can't be updated.")
         record["scale"] = scale
         record["updatedAt"] = call.now
-        call.store.put(call.scope, KIND, _key(service, record["id"]), record)
+        call.store.put(call.scope, KIND, _key(service, record["id"]), task_set_model.to_record(record))
     return {"taskSet": render(record, service)}
 
 
@@ -311,7 +324,7 @@ def delete_task_set(call: Call, params: Params) -> Result:
                 )
             record["status"] = "DRAINING"
             record["updatedAt"] = call.now
-            call.store.put(call.scope, KIND, _key(service, record["id"]), record)
+            call.store.put(call.scope, KIND, _key(service, record["id"]), task_set_model.to_record(record))
     return {"taskSet": render(record, service)}
 
 
@@ -326,13 +339,19 @@ def update_service_primary_task_set(call: Call, params: Params) -> Result:
             if other["status"] == "PRIMARY" and other["id"] != record["id"]:
                 other["status"] = "ACTIVE"
                 other["updatedAt"] = call.now
-                call.store.put(call.scope, KIND, _key(service, other["id"]), other)
+                call.store.put(call.scope, KIND, _key(service, other["id"]), task_set_model.to_record(other))
         if record["status"] != "PRIMARY":
             record["status"] = "PRIMARY"
             record["updatedAt"] = call.now
-            call.store.put(call.scope, KIND, _key(service, record["id"]), record)
+            call.store.put(call.scope, KIND, _key(service, record["id"]), task_set_model.to_record(record))
         spec = service["spec"]
-        for member in _LAUNCH_MEMBERS:
-            spec[member] = record.get(member)
-        call.store.put(call.scope, "service", f"{spec['clusterName']}/{spec['serviceName']}", service)
+        # The PRIMARY task set's task definition and launch settings become the service's
+        # (None where the task set has none).
+        spec["taskDefinition"] = record.get("taskDefinition")
+        spec["launchType"] = record.get("launchType")
+        spec["capacityProviderStrategy"] = record.get("capacityProviderStrategy")
+        spec["platformVersion"] = record.get("platformVersion")
+        spec["platformFamily"] = record.get("platformFamily")
+        spec["networkConfiguration"] = record.get("networkConfiguration")
+        call.store.put(call.scope, service_model.KIND, f"{spec['clusterName']}/{spec['serviceName']}", service_model.to_record(service))
     return {"taskSet": render(record, service)}

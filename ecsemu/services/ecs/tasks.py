@@ -7,10 +7,11 @@ are remembered for 24 hours per cluster (kind ``run_task_token``), as ECS does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
+from ecsemu.model.task import ContainerSpec, Tag, TaskRecord, TaskSpec, TaskStatus
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
@@ -23,13 +24,13 @@ KIND = task_model.KIND
 TOKEN_KIND = "run_task_token"
 TOKEN_TTL_S = 24 * 3600.0
 
-_TIMESTAMPS = (
-    "createdAt", "pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt",
-    "stoppingAt", "stoppedAt", "executionStoppedAt",
-)  # fmt: skip
+_TIMESTAMPS: tuple[Literal["pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt", "stoppingAt",
+                            "stoppedAt", "executionStoppedAt"], ...] = (
+    "pullStartedAt", "pullStoppedAt", "startedAt", "connectivityAt", "stoppingAt", "stoppedAt", "executionStoppedAt",
+)  # fmt: skip  (the status's; createdAt, the spec's, comes first)
 
 
-def render(task: Record, *, include_tags: bool = False) -> dict[str, Any]:
+def render(task: TaskRecord, *, include_tags: bool = False) -> dict[str, Any]:
     spec, status = task["spec"], task["status"]
     stop_code, stopped_reason = task_model.stop_reason(task)
     last_status = status.get("lastStatus", "PROVISIONING")
@@ -54,12 +55,14 @@ def render(task: Record, *, include_tags: bool = False) -> dict[str, Any]:
     for member in ("cpu", "memory"):
         if spec.get(member):
             rendered[member] = spec[member]
-    for member in ("startedBy", "platformVersion", "platformFamily", "capacityProviderName",
-                   "containerInstanceArn", "ephemeralStorage"):  # fmt: skip
-        if member in spec:
-            rendered[member] = spec[member]
+    for optional in ("startedBy", "platformVersion", "platformFamily", "capacityProviderName",
+                     "containerInstanceArn", "ephemeralStorage"):  # fmt: skip
+        if optional in spec:
+            rendered[optional] = spec[optional]
+    if spec.get("createdAt") is not None:
+        rendered["createdAt"] = spec["createdAt"]
     for member in _TIMESTAMPS:
-        value = spec.get(member) if member == "createdAt" else status.get(member)
+        value = status.get(member)
         if value is not None:
             rendered[member] = value
     if stop_code:
@@ -71,7 +74,7 @@ def render(task: Record, *, include_tags: bool = False) -> dict[str, Any]:
     return rendered
 
 
-def _render_container(spec: Record, status: Record, container: Record) -> dict[str, Any]:
+def _render_container(spec: TaskSpec, status: TaskStatus, container: ContainerSpec) -> dict[str, Any]:
     observed = status.get("containers", {}).get(container["name"], {})
     rendered: dict[str, Any] = {
         "containerArn": container["containerArn"],
@@ -80,16 +83,16 @@ def _render_container(spec: Record, status: Record, container: Record) -> dict[s
         "image": container["image"],
         "lastStatus": observed.get("lastStatus", "PENDING"),
         "networkBindings": observed.get("networkBindings", []),
-        "networkInterfaces": observed.get("networkInterfaces", []),
+        "networkInterfaces": [],  # never observed: a container reports no interfaces of its own
         "healthStatus": observed.get("healthStatus", "UNKNOWN"),
         "cpu": container["cpu"],
     }
     for member in ("memory", "memoryReservation"):
         if member in container:
             rendered[member] = container[member]
-    for member in ("exitCode", "reason", "runtimeId", "imageDigest"):
-        if observed.get(member) is not None:
-            rendered[member] = observed[member]
+    for seen in ("exitCode", "reason", "runtimeId", "imageDigest"):
+        if observed.get(seen) is not None:
+            rendered[seen] = observed[seen]
     return rendered
 
 
@@ -169,7 +172,7 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
         started = []
         for index in range(count):
             task_id = arns.new_task_id()
-            record = task_model.new_task(
+            task = task_model.new_task(
                 call.scope,
                 task_id=task_id,
                 cluster_name=cluster["clusterName"],
@@ -181,13 +184,13 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
                 launch_type=launch_type,
                 capacity_provider=provider,
                 network_configuration=params.get("networkConfiguration"),
-                tags=tags,
+                tags=cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
                 container_instance_arn=container_instances[index] if container_instances else None,
                 enable_execute_command=bool(params.get("enableExecuteCommand")),
                 platform_version=params.get("platformVersion"),
             )
-            call.store.put(call.scope, KIND, f"{cluster['clusterName']}/{task_id}", record)
-            started.append(render(record, include_tags=True))
+            call.store.put(call.scope, KIND, f"{cluster['clusterName']}/{task_id}", task_model.to_record(task))
+            started.append(render(task, include_tags=True))
     return {"tasks": started, "failures": []}
 
 
@@ -205,7 +208,10 @@ def _replay(call: Call, cluster_name: str, token: str, digest: str) -> Result | 
             "The client token has already been used with different request parameters. Use a new client token."
         )
     tasks = [call.store.get(call.scope, KIND, f"{cluster_name}/{arns.last_segment(a)}") for a in earlier["taskArns"]]
-    return {"tasks": [render(task, include_tags=True) for task in tasks if task is not None], "failures": []}
+    return {
+        "tasks": [render(task_model.from_record(task), include_tags=True) for task in tasks if task is not None],
+        "failures": [],
+    }
 
 
 def _remember_token(call: Call, cluster_name: str, token: str, digest: str, result: Result) -> None:
@@ -267,11 +273,12 @@ def stop_task(call: Call, params: Params) -> Result:
     with call.store.transaction():
         cluster = call.require_cluster(params.get("cluster"))
         key = task_key(call, cluster["clusterName"], params["task"])
-        task = call.store.get(call.scope, KIND, key)
-        if task is None:
+        stored = call.store.get(call.scope, KIND, key)
+        if stored is None:
             raise InvalidParameterException("The referenced task was not found.")
+        task = task_model.from_record(stored)
         if task_model.request_stop(task, stop_code="UserInitiated", reason=reason, now=call.now):
-            call.store.put(call.scope, KIND, key, task)
+            call.store.put(call.scope, KIND, key, stored)
     return {"task": render(task, include_tags=True)}
 
 
@@ -292,7 +299,7 @@ def describe_tasks(call: Call, params: Params) -> Result:
             as_arn = reference if arns.is_arn(reference) else call.arn("task", f"{cluster['clusterName']}/{reference}")
             failures.append({"arn": as_arn, "reason": "MISSING"})
         else:
-            found.append(render(task, include_tags=include_tags))
+            found.append(render(task_model.from_record(task), include_tags=include_tags))
     return {"tasks": found, "failures": failures}
 
 
@@ -313,7 +320,8 @@ def list_tasks(call: Call, params: Params) -> Result:
     family = params.get("family")
     instance = params.get("containerInstance")
     selected = []
-    for task in call.store.list(call.scope, KIND, under=name):  # only this cluster's tasks ("<cluster>/<id>")
+    for stored in call.store.list(call.scope, KIND, under=name):  # only this cluster's tasks ("<cluster>/<id>")
+        task = task_model.from_record(stored)
         spec = task["spec"]
         # ECS never sets a task's desired status to PENDING: filtering on it finds nothing.
         if task_model.desired_status(task) != desired:
@@ -346,15 +354,15 @@ def get_task_protection(call: Call, params: Params) -> Result:
     if references is None:
         raise InvalidParameterException("tasks can not be empty.")
     for reference in references:
-        task = call.store.get(call.scope, KIND, task_key(call, name, reference))
-        if task is None or task_model.is_stopped(task):
+        stored = call.store.get(call.scope, KIND, task_key(call, name, reference))
+        if stored is None or task_model.is_stopped(task_model.from_record(stored)):
             failures.append({"arn": reference, "reason": "TASK_NOT_VALID"})
             continue
-        protected.append(_protection(task, call.now))
+        protected.append(_protection(task_model.from_record(stored), call.now))
     return {"protectedTasks": protected, "failures": failures}
 
 
-def _protection(task: Record, now: float) -> dict[str, Any]:
+def _protection(task: TaskRecord, now: float) -> dict[str, Any]:
     protection = task["spec"].get("protection") or {}
     enabled = bool(protection.get("protectionEnabled")) and protection.get("expirationDate", 0) > now
     result: dict[str, Any] = {"taskArn": task["spec"]["taskArn"], "protectionEnabled": enabled}
@@ -377,13 +385,14 @@ def update_task_protection(call: Call, params: Params) -> Result:
         cluster = call.require_cluster(params.get("cluster"))
         for reference in params["tasks"]:
             key = task_key(call, cluster["clusterName"], reference)
-            task = call.store.get(call.scope, KIND, key)
+            stored = call.store.get(call.scope, KIND, key)
+            task = None if stored is None else task_model.from_record(stored)
             if task is None or task_model.is_stopped(task) or "serviceName" not in task["spec"]:
                 failures.append({"arn": reference, "reason": "TASK_NOT_VALID", "detail": "The task is not part of a service."})  # fmt: skip
                 continue
             task["spec"]["protection"] = (
                 {"protectionEnabled": True, "expirationDate": call.now + minutes * 60} if enabled else {}
             )
-            call.store.put(call.scope, KIND, key, task)
+            call.store.put(call.scope, KIND, key, task_model.to_record(task))
             protected.append(_protection(task, call.now))
     return {"protectedTasks": protected, "failures": failures}
