@@ -8,8 +8,8 @@ issue 9 (the same class with the old behaviour put back):
    also the worst case for undo images, a refused transaction that deleted a record;
 2. DescribeClusters (with STATISTICS) and ListTasks of a 10-task cluster, beside a cluster of
    N tasks: the per-cluster index, against decoding every task of the scope;
-3. one reconciler round's read of N unchanged tasks: the mirror (changed keys only, copies from
-   marshal images), against decoding every record under the store's lock.
+3. one reconciler round's read of N unchanged tasks: the mirror (changed keys only, shared read-only
+   with the planner), against decoding every record under the store's lock.
 
     python bench/store_scaling.py              # N = 20000
     python bench/store_scaling.py --records 5000 --repeat 5
@@ -180,7 +180,7 @@ def bench_reconciler_read(records: int, repeat: int) -> None:
     new_ms = median_ms(reconciler.snapshot, repeat)
     old_ms = median_ms(lambda: old_snapshot(store), repeat)
     lock_ms = median_ms(lambda: store.read_changes(reconciler.mirror.revision, {"task"}), repeat)
-    row("whole round's read (copies for the planner)", new_ms, old_ms)
+    row("whole round's read (records shared, read-only)", new_ms, old_ms)
     row("of which the store's lock is held", lock_ms, old_ms)
     store.put(SCOPE, "task", "small/small-000001", store.get(SCOPE, "task", "small/small-000001") or {})
     print(f"  records decoded after one write: {reconciler.mirror.refresh()} (peer: {records + 10})")

@@ -26,6 +26,12 @@ import requests
 
 from ecsemu.app import Emulator
 from ecsemu.config import Config
+from ecsemu.reconcile.loop import VERIFY_SHARED_ENV
+from ecsemu.state.mirror import Mirror
+
+# Every reconciler started by the tests (in process or as a server) checks, each round, that
+# nothing changed the records it shares with the planner (see ecsemu.state.mirror).
+os.environ[VERIFY_SHARED_ENV] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,6 +67,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _shared_records_stay_unchanged() -> Iterator[None]:
+    """Fail the test during which a reconciler found a shared record changed by its reader."""
+    Mirror.mutations.clear()
+    yield
+    assert Mirror.mutations == [], f"the planner or executor changed shared records: {Mirror.mutations[:5]}"
 
 
 @pytest.fixture(scope="session")

@@ -319,12 +319,11 @@ def request_stop(task: TaskRecord, *, stop_code: str, reason: str, now: float) -
     return True
 
 
-# ``services/ecs/container_instances.py`` still hands these two the store's untyped dict.
-def is_stopped(task: TaskRecord | dict[str, Any]) -> bool:
+def is_stopped(task: TaskRecord) -> bool:
     return bool(task["status"].get("lastStatus") == "STOPPED")
 
 
-def desired_status(task: TaskRecord | dict[str, Any]) -> Literal["RUNNING", "STOPPED"]:
+def desired_status(task: TaskRecord) -> Literal["RUNNING", "STOPPED"]:
     """RUNNING until someone (a user, the scheduler, or a failure) asked the task to stop."""
     if task["spec"]["desiredStatus"] == "STOPPED" or task["status"].get("stopCode"):
         return "STOPPED"

@@ -6,13 +6,16 @@ sees, plans, and applies. While anything is between states it looks again after
 ``busy_interval_s``.
 
 The mirror (``ecsemu.state.mirror``) keeps the watched kinds between rounds and decodes only
-the records changed since the last round; each round's ``World`` is built from fresh copies,
-so nothing the planner or executor does to it can reach another round or another reader.
+the records changed since the last round; each round's ``World`` is built from its shared
+records, so an unchanged record costs nothing. Invariant: the planner and the executor never
+change a record of the ``World`` (they build new status objects); with
+``ECSEMU_VERIFY_SHARED_RECORDS=1`` (set by the test suite) every round checks it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +40,8 @@ from ecsemu.state.mirror import Mirror
 from ecsemu.state.store import Change, Store
 
 log = logging.getLogger(__name__)
+# "1": check every round that nothing changed the shared records (the test suite sets it).
+VERIFY_SHARED_ENV = "ECSEMU_VERIFY_SHARED_RECORDS"
 
 WATCHED_KINDS = frozenset({task_model.KIND, service_model.KIND, task_set_model.KIND, target_group_model.KIND})
 # What a round reads: the watched kinds, and the task definitions tasks are launched from.
@@ -67,7 +72,7 @@ class Reconciler:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.mirror = Mirror(store, MIRRORED_KINDS)
+        self.mirror = Mirror(store, MIRRORED_KINDS, verify=os.environ.get(VERIFY_SHARED_ENV) == "1")
         store.subscribe(self._on_change)
         runtime.subscribe(self.nudge)
 
@@ -79,7 +84,8 @@ class Reconciler:
         self._wake.set()
 
     def snapshot(self) -> World:
-        """The desired state as of now, from fresh copies (see the module docstring)."""
+        """The desired state as of now: the mirror's shared records, which the planner only reads
+        (task definitions are copies: the runtime keeps parts of a launch)."""
         mirror = self.mirror
         mirror.refresh()
         world = World()
@@ -89,9 +95,9 @@ class Reconciler:
             # The mirror's records are the stored documents, which the model's TypedDicts describe
             # as they are: typing them is a cast, with no per-record conversion.
             state = ScopeState(
-                tasks=cast(dict[str, TaskRecord], dict(mirror.items(scope, task_model.KIND))),
-                services=cast(dict[str, ServiceRecord], dict(mirror.items(scope, service_model.KIND))),
-                task_sets=cast(dict[str, TaskSetRecord], dict(mirror.items(scope, task_set_model.KIND))),
+                tasks=cast(dict[str, TaskRecord], dict(mirror.shared_items(scope, task_model.KIND))),
+                services=cast(dict[str, ServiceRecord], dict(mirror.shared_items(scope, service_model.KIND))),
+                task_sets=cast(dict[str, TaskSetRecord], dict(mirror.shared_items(scope, task_set_model.KIND))),
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:
@@ -99,7 +105,7 @@ class Reconciler:
                 if definition is not None:
                     state.definitions[arn] = definition
             if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):
-                groups = (TargetGroup.from_record(g) for _id, g in mirror.items(scope, target_group_model.KIND))
+                groups = (TargetGroup.from_record(g) for _id, g in mirror.shared_items(scope, target_group_model.KIND))
                 state.target_groups = {group.arn: group for group in groups}
             world.scopes[scope] = state
         return world

@@ -11,62 +11,85 @@ Invariants:
   written again between two refreshes) moves to the end, as it did in the store.
 - The store's lock is held only to collect the changed bodies: O(keys changed), not
   O(records). Decoding happens outside it.
-- **Readers get copies.** The mirror keeps each record as an immutable image (``marshal``
-  bytes of the decoded JSON) and every read builds a fresh object from it. We chose copies
-  over sharing decoded objects because the planner does mutate its inputs today (the awsvpc
-  path of ``task_lifecycle._toward_stopped`` marks the attachments of the *input* status
-  DELETED), and the runtime keeps parts of a launch it is handed; sharing would let one round
-  see what another round wrote in passing. A copy from a marshal image costs less than a
-  ``json.loads`` of the same record (``bench/store_scaling.py``: a round's read of 20,000
-  unchanged tasks, ~360 ms against ~460 ms), and no store lock is held while copying (the
-  lock is held ~3 µs instead of the whole read). Once the planner is proved not to mutate its
-  inputs, sharing decoded records would make the read nearly free.
+- Two ways to read. ``shared_items`` hands out the mirror's own decoded objects, the same
+  ones every round until the record changes: nothing is decoded or copied for an unchanged
+  record, so a round's read costs O(records changed). Their reader must treat them as
+  read-only — the planner does (it builds new status objects; see ``ecsemu.reconcile.plan``).
+  ``items`` and ``get`` build a fresh copy from an immutable image (``marshal`` bytes) for a
+  reader that may keep or change what it gets (task definitions go to the runtime, which
+  keeps parts of a launch).
+- With ``verify=True`` (the test suite turns it on), every refresh first checks each shared
+  object against its image; one that changed is logged and counted in ``Mirror.mutations``,
+  so a reader that broke the read-only rule fails the tests instead of corrupting later rounds.
+- The store's lock is held only to collect the changed bodies (~3 µs a round).
 - One thread owns a mirror (the reconciler's); it is not thread-safe.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import marshal
 from collections.abc import Iterable
+from typing import ClassVar, NamedTuple
 
 from ecsemu.context import Scope
 from ecsemu.state.store import Record, Store
 
-Image = tuple[int, bytes]  # (birth, marshal image of the decoded record)
+log = logging.getLogger(__name__)
+
+
+class Held(NamedTuple):
+    birth: int
+    image: bytes  # marshal image of the decoded record: never changes
+    shared: Record  # the decoded record handed out by shared_items: read-only by contract
 
 
 class Mirror:
-    def __init__(self, store: Store, kinds: Iterable[str]) -> None:
+    mutations: ClassVar[list[str]] = []  # shared records found changed (with verify=True)
+
+    def __init__(self, store: Store, kinds: Iterable[str], *, verify: bool = False) -> None:
         self.store = store
         self.kinds = frozenset(kinds)
+        self.verify = verify
         self.revision = -1  # nothing read yet: the first refresh is a complete read
-        self._tables: dict[tuple[Scope, str], dict[str, Image]] = {}
+        self._tables: dict[tuple[Scope, str], dict[str, Held]] = {}
+
+    def _verify_shared(self) -> None:
+        for (scope, kind), table in self._tables.items():
+            for record_id, held in table.items():
+                if marshal.loads(held.image) != held.shared:
+                    what = f"{scope.account_id}/{scope.region} {kind} {record_id}"
+                    log.error("a reader changed the shared record %s", what)
+                    Mirror.mutations.append(what)
 
     def refresh(self) -> int:
         """Catch up with the store; the number of records decoded."""
+        if self.verify:
+            self._verify_shared()
         changes = self.store.read_changes(self.revision, self.kinds)
         if changes.complete:
             self._tables = {}
-        reborn: dict[tuple[Scope, str], list[tuple[int, str, bytes]]] = {}
+        reborn: dict[tuple[Scope, str], list[tuple[int, str, Held]]] = {}
         for change, birth, body in changes.records:
             table_key = (change.scope, change.kind)
             table = self._tables.setdefault(table_key, {})
             if body is None:
                 table.pop(change.id, None)
                 continue
-            image = marshal.dumps(json.loads(body))
+            decoded = json.loads(body)
+            fresh = Held(birth, marshal.dumps(decoded), decoded)
             held = table.get(change.id)
-            if held is not None and held[0] == birth:
-                table[change.id] = (birth, image)  # rewritten: it keeps its place
+            if held is not None and held.birth == birth:
+                table[change.id] = fresh  # rewritten: it keeps its place
             else:
                 # New, or born again since the last refresh: later than every record held.
                 table.pop(change.id, None)
-                reborn.setdefault(table_key, []).append((birth, change.id, image))
+                reborn.setdefault(table_key, []).append((birth, change.id, fresh))
         for table_key, rows in reborn.items():
             table = self._tables[table_key]
-            for birth, record_id, image in sorted(rows):
-                table[record_id] = (birth, image)
+            for _birth, record_id, fresh in sorted(rows, key=lambda row: row[0]):
+                table[record_id] = fresh
         self._tables = {key: table for key, table in self._tables.items() if table}
         self.revision = changes.revision
         return len(changes.records)
@@ -75,18 +98,20 @@ class Mirror:
         """The scopes holding any record of the mirrored kinds, sorted."""
         return sorted({scope for scope, _kind in self._tables})
 
+    def shared_items(self, scope: Scope, kind: str) -> list[tuple[str, Record]]:
+        """``(id, record)`` pairs in the store's order, the mirror's own objects: read-only."""
+        return [(record_id, held.shared) for record_id, held in self._tables.get((scope, kind), {}).items()]
+
     def items(self, scope: Scope, kind: str) -> list[tuple[str, Record]]:
         """``(id, fresh copy)`` pairs, in the store's order."""
-        return [
-            (record_id, marshal.loads(image))
-            for record_id, (_birth, image) in self._tables.get((scope, kind), {}).items()
-        ]
+        return [(record_id, marshal.loads(held.image)) for record_id, held in self._tables.get((scope, kind), {}).items()]
 
     def get(self, scope: Scope, kind: str, record_id: str) -> Record | None:
+        """A fresh copy of one record, or None."""
         held = self._tables.get((scope, kind), {}).get(record_id)
         if held is None:
             return None
-        record: Record = marshal.loads(held[1])
+        record: Record = marshal.loads(held.image)
         return record
 
     def count(self, scope: Scope, kind: str) -> int:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecsemu.model import task as task_model
+from ecsemu.model.task import TaskRecord
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs import attributes as attribute_rules
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
@@ -92,7 +93,7 @@ def _total_resources(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return resources
 
 
-def _task_usage(task: Record) -> tuple[int, int]:
+def _task_usage(task: TaskRecord) -> tuple[int, int]:
     """(CPU units, MiB) a task reserves: its task-level size, else the sum of its containers."""
     spec = task["spec"]
 
@@ -109,7 +110,7 @@ def _task_usage(task: Record) -> tuple[int, int]:
     return cpu, memory
 
 
-def _remaining(registered: list[dict[str, Any]], tasks: list[Record]) -> list[dict[str, Any]]:
+def _remaining(registered: list[dict[str, Any]], tasks: list[TaskRecord]) -> list[dict[str, Any]]:
     cpu = memory = 0
     ports: list[str] = []
     for task in tasks:
@@ -134,18 +135,19 @@ def _remaining(registered: list[dict[str, Any]], tasks: list[Record]) -> list[di
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _tasks_by_instance(call: Call, cluster_name: str) -> dict[str, list[Record]]:
+def _tasks_by_instance(call: Call, cluster_name: str) -> dict[str, list[TaskRecord]]:
     """The cluster's unstopped tasks by the instance they were placed on (a task is placed only
     on an instance of its own cluster, so only that cluster's tasks are read)."""
-    placed: dict[str, list[Record]] = {}
-    for task in call.store.list(call.scope, task_model.KIND, under=cluster_name):
+    placed: dict[str, list[TaskRecord]] = {}
+    for stored in call.store.list(call.scope, task_model.KIND, under=cluster_name):
+        task = task_model.from_record(stored)
         instance_arn = task["spec"].get("containerInstanceArn")
         if instance_arn and not task_model.is_stopped(task):
             placed.setdefault(instance_arn, []).append(task)
     return placed
 
 
-def _counts(tasks: list[Record]) -> tuple[int, int]:
+def _counts(tasks: list[TaskRecord]) -> tuple[int, int]:
     running = sum(
         1 for t in tasks if task_model.desired_status(t) == "RUNNING" and t["status"].get("lastStatus") == "RUNNING"
     )
@@ -153,7 +155,7 @@ def _counts(tasks: list[Record]) -> tuple[int, int]:
     return running, pending
 
 
-def render(record: Record, tasks: list[Record], include: list[str]) -> dict[str, Any]:
+def render(record: Record, tasks: list[TaskRecord], include: list[str]) -> dict[str, Any]:
     running, pending = _counts(tasks)
     rendered: dict[str, Any] = {
         "containerInstanceArn": record["containerInstanceArn"],
@@ -397,7 +399,7 @@ def update_container_instances_state(call: Call, params: Params) -> Result:
 class _Subject:
     """What a query can ask of one container instance."""
 
-    def __init__(self, record: Record, tasks: list[Record]) -> None:
+    def __init__(self, record: Record, tasks: list[TaskRecord]) -> None:
         self.record = record
         self.tasks = tasks
 

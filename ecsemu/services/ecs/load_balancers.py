@@ -9,10 +9,11 @@ balancers (``loadBalancerName``) are not emulated.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ecsemu.errors import NotSupportedError
 from ecsemu.model.load_balancing import LoadBalancingFacts
+from ecsemu.model.service import AdvancedConfiguration, ServiceLoadBalancer
 from ecsemu.services.ecs.base import Call
 from ecsemu.services.ecs.errors import InvalidParameterException
 
@@ -20,8 +21,8 @@ Record = dict[str, Any]
 MAX_TARGET_GROUPS = 5
 
 
-def check_load_balancers(call: Call, entries: list[Record], definition: Record) -> list[Record]:
-    """The entries as ECS stores them, or the error ECS answers."""
+def check_load_balancers(call: Call, entries: list[Any], definition: Record) -> list[ServiceLoadBalancer]:
+    """The entries (as given, or as stored before) as ECS stores them, or the error ECS answers."""
     if len(entries) > MAX_TARGET_GROUPS:
         raise InvalidParameterException("A service can have at most 5 target groups.")
     facts = LoadBalancingFacts(call.store, call.scope)
@@ -53,7 +54,7 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
                 f"The provided target group {arn} has target type {target_type}, which is incompatible with the "
                 "awsvpc network mode specified in the task definition."
             )
-        stored: Record = {"targetGroupArn": arn, "containerName": name, "containerPort": port}
+        stored: ServiceLoadBalancer = {"targetGroupArn": arn, "containerName": str(name), "containerPort": int(port)}
         advanced = entry.get("advancedConfiguration")
         if advanced:
             stored["advancedConfiguration"] = _check_advanced(facts, attached, arn, advanced)
@@ -61,7 +62,9 @@ def check_load_balancers(call: Call, entries: list[Record], definition: Record) 
     return checked
 
 
-def _check_advanced(facts: LoadBalancingFacts, attached: dict[str, list[str]], arn: str, advanced: Record) -> Record:
+def _check_advanced(
+    facts: LoadBalancingFacts, attached: dict[str, list[str]], arn: str, advanced: Record
+) -> AdvancedConfiguration:
     """A blue/green pair: the alternate target group and the production listener rule."""
     alternate = advanced.get("alternateTargetGroupArn")
     if not alternate or facts.target_group(alternate) is None:
@@ -77,10 +80,10 @@ def _check_advanced(facts: LoadBalancingFacts, attached: dict[str, list[str]], a
         required = member == "productionListenerRule"
         if (required or rule) and (not rule or not facts.rule_exists(rule)):
             raise InvalidParameterException(f"The {member} {rule} does not exist.")
-    return dict(advanced)
+    return cast(AdvancedConfiguration, dict(advanced))  # the schema checked its members
 
 
-def check_strategy(strategy: str, load_balancers: list[Record], controller: str) -> None:
+def check_strategy(strategy: str, load_balancers: list[ServiceLoadBalancer], controller: str) -> None:
     """Blue/green, linear and canary shift production traffic: they need the pair of target
     groups and the production listener rule of every load balancer entry."""
     if strategy == "ROLLING" or controller != "ECS":

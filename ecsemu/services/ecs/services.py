@@ -234,7 +234,7 @@ def create_service(call: Call, params: Params) -> Result:
                 return {"service": render(call, existing)}
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition: Record | None = None
-        load_balancers: list[Record] = []  # check_load_balancers' entries: ServiceLoadBalancer's members
+        load_balancers: list[ServiceLoadBalancer] = []
         if controller["type"] == "EXTERNAL":
             if params.get("taskDefinition"):
                 raise InvalidParameterException("TaskDefinition must be blank")
@@ -263,7 +263,7 @@ def create_service(call: Call, params: Params) -> Result:
             ),
             "deploymentController": controller,
             "schedulingStrategy": scheduling,
-            "loadBalancers": _typed(load_balancers),
+            "loadBalancers": load_balancers,
             "networkConfiguration": params.get("networkConfiguration"),
             "placementConstraints": params.get("placementConstraints", []),
             "placementStrategy": params.get("placementStrategy", []),
@@ -348,16 +348,6 @@ _SETTINGS: tuple[
 )  # fmt: skip
 
 
-# ``load_balancers.py`` checks entries and returns plain dicts with exactly ServiceLoadBalancer's
-# members; these two name that boundary.
-def _typed(entries: list[Record]) -> list[ServiceLoadBalancer]:
-    return cast(list[ServiceLoadBalancer], entries)
-
-
-def _untyped(entries: list[ServiceLoadBalancer]) -> list[Record]:
-    return cast(list[Record], entries)
-
-
 @operation("UpdateService")
 def update_service(call: Call, params: Params) -> Result:
     _refuse_unsupported(params)
@@ -376,11 +366,11 @@ def update_service(call: Call, params: Params) -> Result:
             if reference:
                 checked = check_load_balancers(
                     call,
-                    params["loadBalancers"] if params.get("loadBalancers") is not None else _untyped(spec.get("loadBalancers", [])),
+                    params["loadBalancers"] if params.get("loadBalancers") is not None else spec.get("loadBalancers", []),
                     task_definitions.require_active(call, reference),
                 )
                 if checked != spec.get("loadBalancers", []):
-                    spec["loadBalancers"] = _typed(checked)
+                    spec["loadBalancers"] = checked
                     new_deployment = True
         if params.get("taskDefinition"):
             if spec["deploymentController"]["type"] == "EXTERNAL":
@@ -403,7 +393,7 @@ def update_service(call: Call, params: Params) -> Result:
         for setting in _SETTINGS:
             if setting in params:
                 spec[setting] = params[setting]
-        check_strategy(service_model.strategy(spec), _untyped(spec.get("loadBalancers", [])), spec["deploymentController"]["type"])
+        check_strategy(service_model.strategy(spec), spec.get("loadBalancers", []), spec["deploymentController"]["type"])
         if new_deployment and spec["deploymentController"]["type"] == "ECS":
             spec["deployments"].append(service_model.new_deployment(arns.new_deployment_id(), spec, call.now))
         call.store.put(call.scope, KIND, service_key(cluster["clusterName"], spec["serviceName"]), service_model.to_record(service))
