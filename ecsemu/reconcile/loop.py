@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 VERIFY_SHARED_ENV = "ECSEMU_VERIFY_SHARED_RECORDS"
 
 WATCHED_KINDS = frozenset({task_model.KIND, service_model.KIND, task_set_model.KIND, target_group_model.KIND})
-# What a round reads: the watched kinds, and the task definitions tasks are launched from.
-MIRRORED_KINDS = WATCHED_KINDS | {task_definition_model.KIND}
+# Task definitions are not mirrored: there may be thousands, and a round reads only those of the
+# few tasks about to launch (store.get: a fresh copy, which the runtime may keep).
+MIRRORED_KINDS = WATCHED_KINDS
 
 
 class Reconciler:
@@ -85,7 +86,7 @@ class Reconciler:
 
     def snapshot(self) -> World:
         """The desired state as of now: the mirror's shared records, which the planner only reads
-        (task definitions are copies: the runtime keeps parts of a launch)."""
+        (task definitions are fresh copies from the store: the runtime keeps parts of a launch)."""
         mirror = self.mirror
         mirror.refresh()
         world = World()
@@ -101,7 +102,7 @@ class Reconciler:
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:
-                definition = mirror.get(scope, task_definition_model.KIND, task_definition_model.record_id_of_arn(arn))
+                definition = self.store.get(scope, task_definition_model.KIND, task_definition_model.record_id_of_arn(arn))
                 if definition is not None:
                     state.definitions[arn] = definition
             if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):

@@ -16,8 +16,7 @@ Invariants:
   record, so a round's read costs O(records changed). Their reader must treat them as
   read-only — the planner does (it builds new status objects; see ``ecsemu.reconcile.plan``).
   ``items`` and ``get`` build a fresh copy from an immutable image (``marshal`` bytes) for a
-  reader that may keep or change what it gets (task definitions go to the runtime, which
-  keeps parts of a launch).
+  reader that may keep or change what it gets.
 - With ``verify=True`` (the test suite turns it on), every refresh first checks each shared
   object against its image; one that changed is logged and counted in ``Mirror.mutations``,
   so a reader that broke the read-only rule fails the tests instead of corrupting later rounds.

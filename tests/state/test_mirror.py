@@ -15,7 +15,7 @@ from store_support import FLAVOURS, A, B, Boom, open_store
 
 from ecsemu.context import Scope
 from ecsemu.model import task as task_model
-from ecsemu.reconcile.loop import MIRRORED_KINDS, Reconciler
+from ecsemu.reconcile.loop import Reconciler
 from ecsemu.runtime.simulated import SimulatedRuntime
 from ecsemu.state.mirror import Mirror
 from ecsemu.state.store import Store
@@ -128,7 +128,6 @@ def test_each_round_sees_the_store_as_it_is(store: Store) -> None:
     clock = Clock()
     runtime = SimulatedRuntime(pull_s=0.0, stop_s=0.0, clock=clock)
     reconciler = Reconciler(store, runtime, clock=clock)
-    assert "taskdef" in MIRRORED_KINDS
     store.put(A, "taskdef", "web:1", DEFINITION)
     for n in range(3):
         record = task_model.new_task(A, task_id=f"t{n}", cluster_name="c1", definition=DEFINITION, now=clock.now)
