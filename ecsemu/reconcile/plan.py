@@ -4,6 +4,10 @@
 use, per scope). ``observed`` is the runtime's view, keyed by task ARN. Containers the
 runtime holds for tasks that no longer exist are removed: that is how orphans left by a
 crash are cleaned up.
+
+Invariant: the planner never changes the records of the ``World`` — they are shared with later
+rounds (``ecsemu.state.mirror``). A new status is a new object (``{**old, ...}``, new lists and
+dicts for what changes); the test suite checks it every round (``ECSEMU_VERIFY_SHARED_RECORDS``).
 """
 
 from __future__ import annotations
