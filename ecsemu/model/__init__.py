@@ -4,14 +4,15 @@ who writes which part, its defaults, and the typed view every reader uses.
 Why frozen ``dataclasses`` (``slots=True``): they are the standard library (no dependency),
 mypy --strict understands them natively, ``frozen`` (with read-only mappings inside) makes a
 view safe to share between the reconciler, the load balancer and API threads, and ``slots``
-keeps them small and fast to build each round. attrs would add validators and converters we do not need: records are validated at
-the edge, from botocore's shapes, before anything is stored.
+keeps them small and fast to build each round. attrs would add validators and converters we do
+not need: records are validated at the edge, from botocore's shapes, before anything is stored.
 
 The store keeps records as JSON documents (spec + status) so the database and AWS's own member
 names stay what users wrote; each module's ``from_record`` reads that document into its typed
 view, and ``to_record`` (for the parts a layer writes) writes it back.
 
-Why the ECS records (service and its deployments, task, task set) are ``TypedDict``s instead:
+Why the ECS records the reconciler reads and writes (service and its deployments, task, task set,
+and the task definitions tasks are launched from) are ``TypedDict``s instead:
 they are API-shaped JSON documents that the planner rewrites every round (counts, rolloutState,
 events, lastStatus, registrations) and the ECS API renders almost member for member. A
 ``TypedDict`` describes each document exactly as stored (``total=False``, ``Required[...]`` for
@@ -27,15 +28,18 @@ not flag ``.get("<unknown key>")`` on a TypedDict (it returns ``object``), only 
 | module               | kind(s)                           | spec written by        | status written by |
 | -------------------- | --------------------------------- | ---------------------- | ----------------- |
 | cluster              | cluster                           | ECS API                | (none: derived)   |
-| task_definition      | taskdef, taskdef_family           | ECS API                | (none)            |
-| service (TypedDict)  | service (and its deployments)     | ECS API, scheduler     | reconciler        |
-| task (TypedDict)     | task                              | ECS API, scheduler     | reconciler        |
-| task_set (TypedDict) | task_set                          | ECS API                | reconciler        |
+| task_definition (TD) | taskdef, taskdef_family           | ECS API                | (none)            |
+| service (TD)         | service (and its deployments)     | ECS API, scheduler     | reconciler        |
+| task (TD)            | task                              | ECS API, scheduler     | reconciler        |
+| task_set (TD)        | task_set                          | ECS API                | reconciler        |
 | container_instance   | container_instance                | ECS API                | (none: derived)   |
 | load_balancer        | elbv2.load_balancer               | ELBv2 API              | load balancer     |
 | listener             | elbv2.listener                    | ELBv2 API              | load balancer     |
 | rule                 | elbv2.rule (actions, conditions)  | ELBv2 API              | (none)            |
 | target_group         | elbv2.target_group, its targets   | ELBv2 API              | load balancer     |
+
+(TD: TypedDict.) Clusters and container instances are read and written by the ECS API alone; their
+modules give the layout and the kind's name. Tags: :mod:`tags`.
 
 Cross-service contracts: :mod:`load_balancing` (what ECS may read of ELBv2, and the typed
 calls by which it registers targets and moves traffic). ARNs: :mod:`arns`.

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal, Required, TypedDict, cast
 
-from ecsemu.model.task import Tag
+from ecsemu.model.tags import Tag
 
 KIND = "service"
 

@@ -37,6 +37,8 @@ from typing import Any, Literal, Required, TypedDict, cast
 
 from ecsemu.context import Scope
 from ecsemu.model.arns import ecs_arn
+from ecsemu.model.tags import Tag
+from ecsemu.model.task_definition import TaskDefinitionRecord
 
 KIND = "task"
 
@@ -50,14 +52,9 @@ PENDING_STATES = frozenset({"PROVISIONING", "PENDING", "ACTIVATING"})
 # API-shaped blobs, stored as given and passed through unread (or read only by the runtime):
 # the task definition as DescribeTaskDefinition shows it, RunTask's overrides and
 # networkConfiguration, a Fargate ephemeralStorage.
-TaskDefinition = dict[str, Any]
+TaskDefinition = TaskDefinitionRecord
 Blob = dict[str, Any]
 HealthStatus = Literal["HEALTHY", "UNHEALTHY", "UNKNOWN"]
-
-
-class Tag(TypedDict):
-    key: str
-    value: str
 
 
 class ContainerSpec(TypedDict, total=False):

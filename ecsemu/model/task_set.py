@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, Required, TypedDict, cast
 
 from ecsemu.model.service import ServiceRecord
-from ecsemu.model.task import Tag
+from ecsemu.model.tags import Tag
 
 KIND = "task_set"
 

@@ -21,10 +21,12 @@ from typing import Any
 
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
+from ecsemu.model import task_definition as task_definition_model
 from ecsemu.model import task_set as task_set_model
 from ecsemu.model.load_balancing import TargetRegistry
 from ecsemu.model.service import Deployment, ServiceSpec
-from ecsemu.model.task import Tag, TaskDefinition, TaskLoadBalancer
+from ecsemu.model.tags import Tag
+from ecsemu.model.task import TaskDefinition, TaskLoadBalancer
 from ecsemu.model.task_set import TaskSetRecord
 from ecsemu.reconcile.actions import (
     Action,
@@ -127,9 +129,10 @@ class Executor:
                     return
                 target_groups = deployment.get("targetGroupArns") or []
             family_revision = deployment["taskDefinition"].split("/", 1)[1]
-            definition = self.store.get(action.scope, "taskdef", family_revision)
-            if definition is None:
+            stored = self.store.get(action.scope, task_definition_model.KIND, family_revision)
+            if stored is None:
                 return
+            definition = task_definition_model.from_record(stored)
             tags = _propagated_tags(spec, definition)
             strategy = deployment.get("capacityProviderStrategy") or []
             for task_id in action.task_ids:

@@ -102,9 +102,9 @@ class Reconciler:
             )
             wanted = {t["spec"]["taskDefinitionArn"] for t in state.tasks.values() if t["status"].get("lastStatus") in ("PROVISIONING", "PENDING")}  # fmt: skip
             for arn in wanted:
-                definition = self.store.get(scope, task_definition_model.KIND, task_definition_model.record_id_of_arn(arn))
-                if definition is not None:
-                    state.definitions[arn] = definition
+                stored = self.store.get(scope, task_definition_model.KIND, task_definition_model.record_id_of_arn(arn))
+                if stored is not None:
+                    state.definitions[arn] = task_definition_model.from_record(stored)
             if any(t["spec"].get("loadBalancers") for t in state.tasks.values()):
                 groups = (TargetGroup.from_record(g) for _id, g in mirror.shared_items(scope, target_group_model.KIND))
                 state.target_groups = {group.arn: group for group in groups}

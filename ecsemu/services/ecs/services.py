@@ -20,7 +20,7 @@ from ecsemu.model.service import (
     ServiceRecord,
     ServiceSpec,
 )
-from ecsemu.model.task import Tag
+from ecsemu.model.tags import Tag
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions, task_sets
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate

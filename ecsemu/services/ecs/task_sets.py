@@ -31,7 +31,7 @@ from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
 from ecsemu.model import task_set as task_set_model
 from ecsemu.model.service import ServiceRecord
-from ecsemu.model.task import Tag
+from ecsemu.model.tags import Tag
 from ecsemu.model.task_set import (
     ExternalReferences,
     LaunchSettings,

@@ -11,7 +11,9 @@ from typing import Any, Literal, cast
 
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
-from ecsemu.model.task import ContainerSpec, Tag, TaskRecord, TaskSpec, TaskStatus
+from ecsemu.model import task_definition as task_definition_model
+from ecsemu.model.tags import Tag
+from ecsemu.model.task import ContainerSpec, TaskRecord, TaskSpec, TaskStatus
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
@@ -176,7 +178,7 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
                 call.scope,
                 task_id=task_id,
                 cluster_name=cluster["clusterName"],
-                definition=definition,
+                definition=task_definition_model.from_record(definition),
                 now=call.now,
                 overrides=overrides,
                 started_by=params.get("startedBy"),
