@@ -29,8 +29,9 @@ from ecsemu.config import Config
 from ecsemu.reconcile.loop import VERIFY_SHARED_ENV
 from ecsemu.state.mirror import Mirror
 
-# Every reconciler started by the tests (in process or as a server) checks, each round, that
-# nothing changed the records it shares with the planner (see ecsemu.state.mirror).
+# Every reconciler started by the tests checks, each round, that nothing changed the records it
+# shares with the planner (see ecsemu.state.mirror): in process through Mirror.mutations (the
+# autouse fixture below), as a server process through its log (start_server's teardown).
 os.environ[VERIFY_SHARED_ENV] = "1"
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,6 +152,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait(timeout=15)
+    for server in started:  # a server process checks its shared records too, and says so in its log
+        assert "a reader changed the shared record" not in server.output(), server.output()[-2000:]
 
 
 @pytest.fixture(scope="session")

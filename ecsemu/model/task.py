@@ -32,6 +32,7 @@ Invariants:
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any, Literal, Required, TypedDict, cast
 
@@ -203,14 +204,14 @@ def effective_containers(definition: TaskDefinition, overrides: Blob) -> list[di
         merged = dict(container)
         override = by_name.get(container["name"], {})
         for member in ("command", "cpu", "memory", "memoryReservation"):
-            if member in override:
-                merged[member] = override[member]
+            if member in override:  # a copy: the launch outlives the (shared) task record
+                merged[member] = copy.deepcopy(override[member])
         if override.get("environment"):
             env = {e.get("name", ""): e.get("value", "") for e in container.get("environment", [])}
             env.update({e["name"]: e.get("value", "") for e in override["environment"]})
             merged["environment"] = [{"name": k, "value": v} for k, v in env.items()]
         if override.get("environmentFiles"):
-            merged["environmentFiles"] = container.get("environmentFiles", []) + override["environmentFiles"]
+            merged["environmentFiles"] = container.get("environmentFiles", []) + copy.deepcopy(override["environmentFiles"])
         containers.append(merged)
     return containers
 

@@ -91,13 +91,13 @@ class Executor:
                 self._roll_back(action, now)
             case ShiftTraffic(scope=scope, rule_arn=rule_arn, weights=weights):
                 if self.registry is not None and not self.registry.route(scope, rule_arn, weights):
-                    log.info("shifting traffic: rule %s is gone", rule_arn)
+                    log.debug("shifting traffic on %s: not done (gone or refused; asked again next round)", rule_arn)
             case RegisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
                 if self.registry is not None and not self.registry.register(scope, arn, target_id, port):
-                    log.info("service %s: registering %s:%s: target group %s is gone", key, target_id, port, arn)
+                    log.debug("service %s: registering %s:%s in %s: not done (asked again next round)", key, target_id, port, arn)
             case DeregisterTarget(scope=scope, service_key=key, target_group_arn=arn, target_id=target_id, port=port):
                 if self.registry is not None and not self.registry.deregister(scope, arn, target_id, port):
-                    log.info("service %s: deregistering %s:%s: target group %s is gone", key, target_id, port, arn)
+                    log.debug("service %s: deregistering %s:%s from %s: not done (asked again next round)", key, target_id, port, arn)
 
     def _roll_back(self, action: RollBack, now: float) -> None:
         def start(service: Stored) -> None:

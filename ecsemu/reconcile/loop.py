@@ -117,6 +117,7 @@ class Reconciler:
         now = self.clock()
         actions = plan(world, observed, now, self.ids, self.settings)
         self.executor.apply(actions, now)
+        self.mirror.verify_shared()  # with ECSEMU_VERIFY_SHARED_RECORDS=1: nobody changed the world
         return world, actions
 
     def start(self) -> None:

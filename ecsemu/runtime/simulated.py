@@ -26,7 +26,8 @@ Target health (the documented test hook)
 No socket reaches a simulated target, so its load-balancer health check is an answer of this
 runtime: ``target_health(port)`` is ``None`` for a port none of its tasks holds or held (the
 load balancer then probes it for real), ``False`` for a port a removed task held (until a new
-task takes it: a target group may still name it, and it must never be dialled), ``False`` while the container is not running or after
+task takes it, or for ``RELEASED_FOR_S``: a target group may still name it, and it must never
+be dialled), ``False`` while the container is not running or after
 ``set_target_health(..., healthy=False)``, ``True`` otherwise. The admin endpoint
 ``POST /_ecsemu/simulated/health`` calls ``set_target_health`` (see README). A flag lives in
 the task's entry (durable) and ends with the task.
@@ -47,6 +48,9 @@ from ecsemu.runtime.base import Health, ObservedContainer, ObservedTask, TaskLau
 
 LOOPBACK: Final = "127.0.0.1"
 DYNAMIC_PORTS: Final = range(49153, 65536)
+# How long a port a removed task held still answers "simulated, unhealthy": the longest
+# deregistration delay a target group can have, so no target group still names it after.
+RELEASED_FOR_S: Final = 3600.0
 
 
 class UnknownTarget(LookupError):
@@ -126,7 +130,7 @@ class SimulatedRuntime:
         self._clock = clock
         self._callbacks: list[Callable[[], None]] = []
         self._holders: dict[int, _Holder] = {}
-        self._released: set[int] = set()  # ports a removed task held: still never dialled
+        self._released: dict[int, float] = {}  # port a removed task held → when: still never dialled
         entries = dict(self._state.items())
         self._reindex(entries)
         dynamic = [p for p in self._holders if p in DYNAMIC_PORTS]
@@ -177,10 +181,11 @@ class SimulatedRuntime:
         with self._lock:
             entry = self._state.pop(task_arn, None)
             if entry is not None:
+                now = self._clock()
                 for port, holder in self._holders_of(task_arn, entry).items():
                     if self._holders.get(port, holder).task_arn == task_arn:
+                        self._released[port] = now  # before the holder goes: never unknown between
                         self._holders.pop(port, None)
-                        self._released.add(port)
 
     def observe(self) -> dict[str, ObservedTask]:
         now = self._clock()
@@ -221,7 +226,8 @@ class SimulatedRuntime:
         check; ``None`` when no task of this runtime holds or held that port."""
         holder = self._holders.get(port)
         if holder is None:
-            return False if port in self._released else None
+            released = self._released.get(port)
+            return None if released is None or self._clock() - released > RELEASED_FOR_S else False
         now = self._clock()
         running = now >= holder.running_at and (holder.exited_at is None or now < holder.exited_at)
         return running and holder.healthy
@@ -262,7 +268,7 @@ class SimulatedRuntime:
         # One item assignment at a time: each is atomic, so readers see every held port throughout.
         for port, holder in self._holders_of(task_arn, entry).items():
             self._holders[port] = holder
-            self._released.discard(port)
+            self._released.pop(port, None)
 
     def _holders_of(self, task_arn: str, entry: dict[str, Any]) -> dict[int, _Holder]:
         running_at = float(entry["launchedAt"]) + self._pull_s

@@ -15,11 +15,13 @@ Invariants:
   ones every round until the record changes: nothing is decoded or copied for an unchanged
   record, so a round's read costs O(records changed). Their reader must treat them as
   read-only — the planner does (it builds new status objects; see ``ecsemu.reconcile.plan``).
-  ``items`` and ``get`` build a fresh copy from an immutable image (``marshal`` bytes) for a
+  ``items`` and ``get`` build a fresh copy (through ``marshal``, cheaper than ``json``) for a
   reader that may keep or change what it gets.
-- With ``verify=True`` (the test suite turns it on), every refresh first checks each shared
-  object against its image; one that changed is logged and counted in ``Mirror.mutations``,
-  so a reader that broke the read-only rule fails the tests instead of corrupting later rounds.
+- With ``verify=True`` (the test suite turns it on) the mirror also keeps an immutable image
+  (``marshal`` bytes) of each record as decoded, and ``verify_shared`` (run by the reconciler at
+  the end of every round) compares each shared object with it; one that changed is logged and
+  counted in ``Mirror.mutations``, so a reader that broke the read-only rule fails the tests in
+  the round it did so, instead of corrupting later rounds.
 - The store's lock is held only to collect the changed bodies (~3 µs a round).
 - One thread owns a mirror (the reconciler's); it is not thread-safe.
 """
@@ -40,8 +42,8 @@ log = logging.getLogger(__name__)
 
 class Held(NamedTuple):
     birth: int
-    image: bytes  # marshal image of the decoded record: never changes
     shared: Record  # the decoded record handed out by shared_items: read-only by contract
+    image: bytes | None  # with verify: a marshal image of it as decoded, to check it against
 
 
 class Mirror:
@@ -54,18 +56,20 @@ class Mirror:
         self.revision = -1  # nothing read yet: the first refresh is a complete read
         self._tables: dict[tuple[Scope, str], dict[str, Held]] = {}
 
-    def _verify_shared(self) -> None:
+    def verify_shared(self) -> None:
+        """With ``verify``: note (log, ``Mirror.mutations``) every shared record that differs from
+        what was decoded. The reconciler calls it at the end of each round."""
+        if not self.verify:
+            return
         for (scope, kind), table in self._tables.items():
             for record_id, held in table.items():
-                if marshal.loads(held.image) != held.shared:
+                if held.image is not None and marshal.loads(held.image) != held.shared:
                     what = f"{scope.account_id}/{scope.region} {kind} {record_id}"
                     log.error("a reader changed the shared record %s", what)
                     Mirror.mutations.append(what)
 
     def refresh(self) -> int:
         """Catch up with the store; the number of records decoded."""
-        if self.verify:
-            self._verify_shared()
         changes = self.store.read_changes(self.revision, self.kinds)
         if changes.complete:
             self._tables = {}
@@ -77,7 +81,7 @@ class Mirror:
                 table.pop(change.id, None)
                 continue
             decoded = json.loads(body)
-            fresh = Held(birth, marshal.dumps(decoded), decoded)
+            fresh = Held(birth, decoded, marshal.dumps(decoded) if self.verify else None)
             held = table.get(change.id)
             if held is not None and held.birth == birth:
                 table[change.id] = fresh  # rewritten: it keeps its place
@@ -103,18 +107,22 @@ class Mirror:
 
     def items(self, scope: Scope, kind: str) -> list[tuple[str, Record]]:
         """``(id, fresh copy)`` pairs, in the store's order."""
-        return [(record_id, marshal.loads(held.image)) for record_id, held in self._tables.get((scope, kind), {}).items()]
+        return [(record_id, _copy(held)) for record_id, held in self._tables.get((scope, kind), {}).items()]
 
     def get(self, scope: Scope, kind: str, record_id: str) -> Record | None:
         """A fresh copy of one record, or None."""
         held = self._tables.get((scope, kind), {}).get(record_id)
         if held is None:
             return None
-        record: Record = marshal.loads(held.image)
-        return record
+        return _copy(held)
 
     def count(self, scope: Scope, kind: str) -> int:
         return len(self._tables.get((scope, kind), {}))
 
     def ids(self, scope: Scope, kind: str) -> list[str]:
         return list(self._tables.get((scope, kind), {}))
+
+
+def _copy(held: Held) -> Record:
+    record: Record = marshal.loads(held.image if held.image is not None else marshal.dumps(held.shared))
+    return record

@@ -135,6 +135,8 @@ def test_target_health_follows_the_container_and_the_hook() -> None:
     assert runtime.target_health(port) is False  # the container exited
     runtime.remove(launch.task_arn)
     assert runtime.target_health(port) is False  # a target group may still name it: never dialled
+    clock.now += 3601  # past the longest deregistration delay: no target group names it any more
+    assert runtime.target_health(port) is None
 
 
 def test_the_hook_refuses_unknown_tasks_and_bindings() -> None:

@@ -158,11 +158,11 @@ def test_a_reader_that_changes_a_shared_record_is_caught(store: Store) -> None:
     mirror.refresh()
     (_id, shared), = mirror.shared_items(A, "task")
     assert mirror.shared_items(A, "task")[0][1] is shared  # no copy, no decoding, until it changes
-    mirror.refresh()
+    mirror.verify_shared()
     assert Mirror.mutations == []
     shared["status"]["attachments"][0]["status"] = "DELETED"  # a careless reader
     try:
-        mirror.refresh()
+        mirror.verify_shared()
         assert Mirror.mutations == ["111111111111/us-east-1 task c1/a"]
     finally:
         Mirror.mutations.clear()  # the suite's own check must not fail this test
