@@ -20,7 +20,6 @@ from ecsemu.model.service import (
     ServiceRecord,
     ServiceSpec,
 )
-from ecsemu.model.tags import Tag
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions, task_sets
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
@@ -275,7 +274,7 @@ def create_service(call: Call, params: Params) -> Result:
             "roleArn": params.get("role") or service_role(call),
             "createdBy": f"arn:aws:iam::{call.scope.account_id}:root",
             "createdAt": call.now,
-            "tags": cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
+            "tags": tags,
             "deployments": [],
         }
         if params.get("clientToken"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ecsemu.model.tags import Tag
 from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.base import Call, Params, Result, operation
 from ecsemu.services.ecs.errors import InvalidParameterException, ResourceNotFoundException
@@ -24,7 +25,7 @@ Tags = list[dict[str, str]]
 MAX_TAGS = 50
 
 
-def validate_tags(tags: Tags) -> Tags:
+def validate_tags(tags: Tags) -> list[Tag]:
     """Check tags as ECS does and return them."""
     if len(tags) > MAX_TAGS:
         raise InvalidParameterException("Too many tags. A resource can have at most 50 tags.")
@@ -46,7 +47,7 @@ def is_reserved(key: str) -> bool:
     return key.lower().startswith("aws:")
 
 
-def merge_tags(existing: Tags, added: Tags) -> Tags:
+def merge_tags(existing: Tags, added: list[Tag]) -> list[Tag]:
     """``existing`` with ``added`` (already validated) set over it. Tags ECS set itself
     (aws:...) are kept as they are and do not count toward the limit."""
     merged = {tag["key"]: tag["value"] for tag in existing}

@@ -31,7 +31,6 @@ from ecsemu.errors import NotSupportedError
 from ecsemu.model import service as service_model
 from ecsemu.model import task_set as task_set_model
 from ecsemu.model.service import ServiceRecord
-from ecsemu.model.tags import Tag
 from ecsemu.model.task_set import (
     ExternalReferences,
     LaunchSettings,
@@ -270,7 +269,7 @@ def create_task_set(call: Call, params: Params) -> Result:
             "scale": scale,
             "createdAt": call.now,
             "updatedAt": call.now,
-            "tags": cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
+            "tags": tags,
             **references,
         }
         call.store.put(call.scope, KIND, _key(service, task_set_id), task_set_model.to_record(record))

@@ -7,12 +7,11 @@ are remembered for 24 hours per cluster (kind ``run_task_token``), as ECS does.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
 from ecsemu.model import task_definition as task_definition_model
-from ecsemu.model.tags import Tag
 from ecsemu.model.task import ContainerSpec, TaskRecord, TaskSpec, TaskStatus
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions
@@ -186,7 +185,7 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
                 launch_type=launch_type,
                 capacity_provider=provider,
                 network_configuration=params.get("networkConfiguration"),
-                tags=cast(list[Tag], tags),  # validate_tags gives exactly {key, value} pairs
+                tags=tags,
                 container_instance_arn=container_instances[index] if container_instances else None,
                 enable_execute_command=bool(params.get("enableExecuteCommand")),
                 platform_version=params.get("platformVersion"),
