@@ -117,3 +117,29 @@ class SteadyLoad:
         self._stop.set()
         for client_thread in self._clients:
             client_thread.join(timeout=10)
+
+
+def weighted_listener(elbv2: Any, lb_arn: str, blue: str, green: str, port: int) -> tuple[str, str]:
+    """A listener whose default rule forwards blue 100 / green 0: its ARN, and that rule's ARN
+    (the production listener rule a blue/green service moves)."""
+    weighted = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port, DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}]
+    )["Listeners"][0]
+    rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    return str(listener["ListenerArn"]), str(next(r for r in rules if r["IsDefault"])["RuleArn"])
+
+
+def create_blue_green_service(ecs: Any, cluster: str, definition: str, blue: str, green: str, rule: str) -> None:
+    """A BLUE_GREEN service of 2 awsvpc tasks, blue first, moving ``rule`` (no bake time)."""
+    ecs.create_service(
+        cluster=cluster, serviceName="web", taskDefinition=definition, desiredCount=2, launchType="FARGATE",
+        networkConfiguration=NETWORK, deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
+        loadBalancers=[{
+            "targetGroupArn": blue, "containerName": "web", "containerPort": 8080,
+            "advancedConfiguration": {
+                "alternateTargetGroupArn": green, "productionListenerRule": rule,
+                "roleArn": "arn:aws:iam::123456789012:role/ecsInfrastructure",
+            },
+        }],
+    )  # fmt: skip

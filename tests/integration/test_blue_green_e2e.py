@@ -7,12 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alb_fixture import WAIT, SteadyLoad, listener_port
+from alb_fixture import WAIT, SteadyLoad, create_blue_green_service, listener_port, weighted_listener
 from conftest import client, wait_until
 
 pytestmark = pytest.mark.docker
 
-NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}}
 HEALTH = {
     "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5, "HealthCheckTimeoutSeconds": 2,
     "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2,
@@ -39,27 +38,11 @@ def test_blue_green_moves_traffic_to_the_new_target_group(docker_ecs: Any, docke
     )
     for arn in (blue, green):
         elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "10"}])
-    weighted = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18081,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}],
-    )["Listeners"][0]  # fmt: skip
-    production_rule = next(r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if r["IsDefault"])
-    port = listener_port(elbv2, listener["ListenerArn"])
+    listener, production_rule = weighted_listener(elbv2, lb["LoadBalancerArn"], blue, green, 18081)
+    port = listener_port(elbv2, listener)
 
     ecs.create_cluster(clusterName="bg")
-    v1 = _definition(ecs, "ecsemu-test/web:latest")
-    ecs.create_service(
-        cluster="bg", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="FARGATE", networkConfiguration=NETWORK,
-        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
-        loadBalancers=[{
-            "targetGroupArn": blue, "containerName": "web", "containerPort": 8080,
-            "advancedConfiguration": {
-                "alternateTargetGroupArn": green, "productionListenerRule": production_rule["RuleArn"],
-                "roleArn": "arn:aws:iam::123456789012:role/ecsInfrastructure",
-            },
-        }],
-    )  # fmt: skip
+    create_blue_green_service(ecs, "bg", _definition(ecs, "ecsemu-test/web:latest"), blue, green, production_rule)
     ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
 
     def healthy_in(arn: str, count: int) -> bool:
@@ -81,7 +64,7 @@ def test_blue_green_moves_traffic_to_the_new_target_group(docker_ecs: Any, docke
         ecs.get_waiter("services_inactive").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
     assert load.failures == []
     assert load.versions[0] == "v1" and set(load.versions[-20:]) == {"v2"}
-    forward = elbv2.describe_rules(RuleArns=[production_rule["RuleArn"]])["Rules"][0]["Actions"][0]["ForwardConfig"]
+    forward = elbv2.describe_rules(RuleArns=[production_rule])["Rules"][0]["Actions"][0]["ForwardConfig"]
     weights = {g["TargetGroupArn"]: g["Weight"] for g in forward["TargetGroups"]}
     assert weights == {green: 100, blue: 0}
     messages = [e["message"] for e in ecs.describe_services(cluster="bg", services=["web"])["services"][0]["events"]]

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pytest
 import requests
-from alb_fixture import listener_port
+from alb_fixture import create_blue_green_service, listener_port, weighted_listener
 from conftest import client, wait_until
 
 from ecsemu.app import Emulator
@@ -297,25 +297,9 @@ def test_blue_green_moves_the_rule_weights_and_retires_blue(endpoint: str) -> No
     ecs, elbv2 = client("ecs", endpoint), client("elbv2", endpoint)
     lb = elbv2.create_load_balancer(Name="bg", Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
     blue, green = (_target_group(elbv2, name, lb["VpcId"]) for name in ("bg-blue", "bg-green"))
-    weighted = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18091,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}],
-    )["Listeners"][0]  # fmt: skip
-    production_rule = next(r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if r["IsDefault"])
+    _listener, production_rule = weighted_listener(elbv2, lb["LoadBalancerArn"], blue, green, 18091)
     ecs.create_cluster(clusterName="bg")
-    v1 = _definition(ecs, "bg", "web:v1")
-    ecs.create_service(
-        cluster="bg", serviceName="web", taskDefinition=v1, desiredCount=2, launchType="FARGATE", networkConfiguration=NETWORK,
-        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
-        loadBalancers=[{
-            "targetGroupArn": blue, "containerName": "web", "containerPort": 8080,
-            "advancedConfiguration": {
-                "alternateTargetGroupArn": green, "productionListenerRule": production_rule["RuleArn"],
-                "roleArn": "arn:aws:iam::123456789012:role/ecsInfrastructure",
-            },
-        }],
-    )  # fmt: skip
+    create_blue_green_service(ecs, "bg", _definition(ecs, "bg", "web:v1"), blue, green, production_rule)
     ecs.get_waiter("services_stable").wait(cluster="bg", services=["web"], WaiterConfig=WAIT)
     wait_until(lambda: _all_healthy(elbv2, blue, 2), timeout=40, what="blue to be healthy")
 
@@ -324,7 +308,7 @@ def test_blue_green_moves_the_rule_weights_and_retires_blue(endpoint: str) -> No
     wait_until(lambda: _all_healthy(elbv2, green, 2), timeout=60, what="the green revision to be healthy")
 
     def weights() -> dict[str, int]:
-        forward = elbv2.describe_rules(RuleArns=[production_rule["RuleArn"]])["Rules"][0]["Actions"][0]["ForwardConfig"]
+        forward = elbv2.describe_rules(RuleArns=[production_rule])["Rules"][0]["Actions"][0]["ForwardConfig"]
         return {g["TargetGroupArn"]: g["Weight"] for g in forward["TargetGroups"]}
 
     wait_until(lambda: weights() == {green: 100, blue: 0}, timeout=60, what="production traffic to move to green")
