@@ -11,7 +11,8 @@ Invariants:
   pending tasks, active services, registered container instances) are derived from the task,
   service and container instance records of the cluster at the moment of the call — whose ids
   all start with ``<cluster name>/`` — so they are always true.
-- A deleted cluster stays describable as INACTIVE; creating it again makes it ACTIVE anew.
+- A deleted cluster stays describable as INACTIVE (and listed by ListClusters, as ECS keeps
+  listing deleted clusters for a while); creating it again makes it ACTIVE anew.
 - Every other ECS record of a cluster is keyed ``<cluster name>/<…>``: tasks
   ``<cluster>/<task id>``, services ``<cluster>/<service name>``, task sets
   ``<cluster>/<service>/<task set id>``, container instances ``<cluster>/<id>``.

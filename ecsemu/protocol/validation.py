@@ -43,6 +43,11 @@ What AWS answers (examples from the field; the sources are listed in the project
   CloudWatch Logs), ``ValidationException`` (most JSON services), ``ValidationError`` (query).
 * ECS words a missing or empty top-level required member by hand: ``Tasks cannot be empty.``,
   ``Family can not be blank.``; RegisterTaskDefinition answers ``ClientException``.
+* Some required lists may be empty, and then ``[]`` is an answer, not a blank: those whose
+  model says ``min: 0`` (TagResource's ``tags``), and those AWS documents as accepting ``[]``
+  (PutClusterCapacityProviders' ``capacityProviders`` and ``defaultCapacityProviderStrategy``:
+  "you must specify an empty array ([]) to bypass defining a default strategy"; Terraform
+  sends both empty when it destroys ``aws_ecs_cluster_capacity_providers``).
 """
 
 from __future__ import annotations
@@ -97,14 +102,17 @@ class Dialect:
     ``constraint_code`` answers missing members and constraint violations,
     ``type_code`` answers values of the wrong JSON type. ``blank_required``: a missing, ``""``
     or ``[]`` top-level required member gets a hand-written message (ECS style), taken from
-    ``blank_messages`` when known. ``operation_codes`` overrides ``constraint_code`` per
-    operation.
+    ``blank_messages`` when known; ``blank_accepted`` names, per operation, the required
+    members that may be ``""`` or ``[]`` all the same (a list whose schema says
+    ``minItems: 0`` is accepted empty without being named). ``operation_codes`` overrides
+    ``constraint_code`` per operation.
     """
 
     constraint_code: str
     type_code: str = "SerializationException"
     blank_required: bool = False
     blank_messages: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    blank_accepted: Mapping[str, frozenset[str]] = field(default_factory=dict)
     operation_codes: Mapping[str, str] = field(default_factory=dict)
 
     def code_for(self, operation: str) -> str:
@@ -127,6 +135,9 @@ ECS_DIALECT: Final = Dialect(
     blank_messages={
         ("RegisterTaskDefinition", "family"): "Family can not be blank.",
         ("RegisterTaskDefinition", "containerDefinitions"): "Container list cannot be empty.",
+    },
+    blank_accepted={
+        "PutClusterCapacityProviders": frozenset({"capacityProviders", "defaultCapacityProviderStrategy"}),
     },
     operation_codes={"RegisterTaskDefinition": "ClientException"},
 )
@@ -288,7 +299,13 @@ class InputValidator:
             raise LookupError(f"{service} has no operation {operation!r}")
         node = shapes.compiler.compile(schema)
         if isinstance(node, StructureNode) and shapes.dialect.blank_required:
-            node.blank_required = True  # the input structure is inline: this node is ours alone
+            # The input structure is inline: this node is ours alone.
+            node.blank_required = True
+            node.blank_accepted = shapes.dialect.blank_accepted.get(operation, frozenset()) | frozenset(
+                name
+                for name in node.required
+                if isinstance(member := node.members.get(name), ListNode) and member.low == 0
+            )
         compiled = (node, shapes.dialect)
         self._operations[(service, operation)] = compiled
         return compiled

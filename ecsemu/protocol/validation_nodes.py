@@ -344,9 +344,10 @@ def _fold_scalar_elements(
 
 
 class StructureNode(Node):
-    """An object with named members. ``blank_required``: ``""`` and ``[]`` count as absent."""
+    """An object with named members. ``blank_required``: ``""`` and ``[]`` count as absent,
+    except for the required members named in ``blank_accepted`` (only ``null`` is absent)."""
 
-    __slots__ = ("blank_required", "members", "required")
+    __slots__ = ("blank_accepted", "blank_required", "members", "required")
     type_name = "Structure"
     is_scalar = False
 
@@ -354,13 +355,18 @@ class StructureNode(Node):
         self.members: dict[str, Node] = {}
         self.required: tuple[str, ...] = ()
         self.blank_required = False
+        self.blank_accepted: frozenset[str] = frozenset()
+
+    def _is_blank(self, name: str, member: object) -> bool:
+        return member in _BLANK and name not in self.blank_accepted
 
     def accepts(self, value: object) -> bool:
         if not isinstance(value, dict):
             return False
         if self.blank_required:
             for name in self.required:
-                if value.get(name) in _BLANK:
+                member = value.get(name)
+                if member is None or self._is_blank(name, member):
                     return False
         else:
             for name in self.required:
@@ -384,7 +390,7 @@ class StructureNode(Node):
             return
         for name in self.required:
             member = value.get(name)
-            if member is None or (self.blank_required and member in _BLANK):
+            if member is None or (self.blank_required and self._is_blank(name, member)):
                 where = (*path, _member_segment(name))
                 node = self.members.get(name)
                 out.append(Violation("missing", where, member, "Member must not be null", node))

@@ -259,7 +259,7 @@ def test_describe_services_by_name_or_arn_with_missing_ones(prod: Any) -> None:
     )
     assert [s["serviceName"] for s in answer["services"]] == ["web", "web"]
     assert answer["failures"] == [
-        {"arn": arn("service/prod/ghost"), "reason": "MISSING"},
+        {"arn": arn("service/ghost"), "reason": "MISSING"},  # a name: ECS answers a short ARN
         {"arn": arn("service/prod/phantom"), "reason": "MISSING"},
     ]
     assert "tags" not in answer["services"][0]

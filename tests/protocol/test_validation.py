@@ -164,6 +164,17 @@ def test_missing_or_empty_required_list_in_ecs(tasks: object) -> None:
     assert error.path == "tasks"
 
 
+def test_required_lists_that_aws_accepts_empty() -> None:
+    # Documented ("specify an empty array ([])"), and a list whose model says min 0.
+    empty = {"cluster": "c", "capacityProviders": [], "defaultCapacityProviderStrategy": []}
+    validate_input("ecs", "PutClusterCapacityProviders", empty)
+    validate_input("ecs", "TagResource", {"resourceArn": "arn", "tags": []})
+    # Empty is an answer; absent is still absent.
+    error = refusal("ecs", "PutClusterCapacityProviders", {"cluster": "c", "capacityProviders": []})
+    assert (error.code, error.path) == ("InvalidParameterException", "defaultCapacityProviderStrategy")
+    assert refusal("ecs", "TagResource", {"resourceArn": "arn", "tags": None}).path == "tags"
+
+
 def test_missing_required_string_in_ecs() -> None:
     error = refusal("ecs", "UpdateService", {"cluster": "c", "desiredCount": 1})
     assert (error.code, error.message) == ("InvalidParameterException", "Service can not be blank.")

@@ -4,7 +4,8 @@ Invariants:
 - A record holds only what the API wrote (name, settings, configuration, capacity providers,
   tags, status ACTIVE or INACTIVE). The counts DescribeClusters shows are derived from the
   tasks, services and container instances at the moment of the call, so they are always true.
-- A deleted cluster stays describable as INACTIVE; creating it again makes it ACTIVE anew.
+- A deleted cluster stays describable as INACTIVE, and listed by ListClusters; creating it
+  again makes it ACTIVE anew.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ def _as_arn(call: Call, name_or_arn: str) -> str:
 
 @operation("ListClusters")
 def list_clusters(call: Call, params: Params) -> Result:
-    arns_ = [r["clusterArn"] for r in call.store.list(call.scope, KIND) if r["status"] == "ACTIVE"]
+    # A deleted (INACTIVE) cluster is listed as long as DescribeClusters finds it, as ECS does.
+    arns_ = [r["clusterArn"] for r in call.store.list(call.scope, KIND)]
     page, token = paginate(arns_, params)
     return page_result("clusterArns", page, token)
 

@@ -300,7 +300,8 @@ def describe_services(call: Call, params: Params) -> Result:
     for reference in references:
         service = find(call, cluster["clusterName"], reference)
         if service is None:
-            as_arn = reference if arns.is_arn(reference) else call.arn("service", f"{cluster['clusterName']}/{reference}")
+            # ECS names an unknown service by a short ARN, without the cluster.
+            as_arn = reference if arns.is_arn(reference) else call.arn("service", reference)
             failures.append({"arn": as_arn, "reason": "MISSING"})
         else:
             found.append(render(call, service, include_tags=include_tags))

@@ -58,6 +58,7 @@ def check_task_definition(params: dict[str, Any], *, allow_host_access: bool) ->
         raise ClientException("Invalid 'memory' setting for task.")
     if fargate:
         _check_fargate(network_mode, task_cpu, task_memory)
+        _check_fargate_namespaces(params)
     _check_containers(containers, network_mode, task_cpu, task_memory, fargate)
     _check_logging(containers, fargate=fargate, execution_role=params.get("executionRoleArn"))
     if not allow_host_access:
@@ -77,6 +78,16 @@ def _check_fargate(network_mode: str | None, task_cpu: Any, task_memory: Any) ->
             f"No Fargate configuration exists for given values: {task_cpu} CPU, {task_memory} memory. "
             "See the Amazon ECS documentation for the valid values."
         )
+
+
+def _check_fargate_namespaces(params: dict[str, Any]) -> None:
+    """Fargate's own refusals of namespace modes, whatever ``--allow-host-access`` says."""
+    if params.get("pidMode") == "host":
+        raise ClientException(
+            "Tasks using the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is 'task'."
+        )
+    if params.get("ipcMode") is not None:
+        raise ClientException("Tasks using the Fargate launch type do not support ipcMode.")
 
 
 def _check_containers(

@@ -24,6 +24,10 @@ from ecsemu.state.store import Record
 KIND = task_definition_model.KIND
 FAMILY_KIND = task_definition_model.FAMILY_KIND
 _FAMILY = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+# DeleteTaskDefinitions' failure reasons, as ECS words them.
+_INVALID_IDENTIFIER = "The specified task definition identifier is invalid. Specify a valid name or ARN and try again."
+_NOT_FOUND = "The specified task definition does not exist. Specify a valid account, family, revision and try again."
+_STILL_ACTIVE = "The specified task definition is still in ACTIVE status. Please deregister the target and try again."
 
 # Members of RegisterTaskDefinition's input copied as they are into the task definition.
 _COPIED = (
@@ -51,10 +55,26 @@ def _container_defaults(container: dict[str, Any], network_mode: str | None) -> 
 
 
 def _compatibilities(params: Params) -> list[str]:
-    compatible = ["EC2"]
-    if params.get("networkMode") == "awsvpc" and params.get("cpu") and params.get("memory"):
-        compatible.append("FARGATE")
-    return compatible
+    """The launch types ECS validated the definition against, in the order ECS lists them.
+
+    EXTERNAL (ECS Anywhere) runs bridge, host and none network modes, never awsvpc; FARGATE
+    needs awsvpc and task-level cpu and memory. The AWS CLI's own examples show
+    ``["EXTERNAL", "EC2"]`` for a plain bridge definition and ``["EC2", "FARGATE"]`` for a
+    FARGATE one.
+    """
+    if params.get("networkMode") != "awsvpc":
+        return ["EXTERNAL", "EC2"]
+    if params.get("cpu") and params.get("memory"):
+        return ["EC2", "FARGATE"]
+    return ["EC2"]
+
+
+def _volume_defaults(volume: dict[str, Any]) -> dict[str, Any]:
+    """What ECS fills into a volume: an EFS volume without a root directory mounts ``/``."""
+    efs = volume.get("efsVolumeConfiguration")
+    if efs is None or efs.get("rootDirectory"):
+        return volume
+    return {**volume, "efsVolumeConfiguration": {**efs, "rootDirectory": "/"}}
 
 
 @operation("RegisterTaskDefinition")
@@ -91,6 +111,7 @@ def register_task_definition(call: Call, params: Params) -> Result:
         for member in ("cpu", "memory"):
             if member in definition:
                 definition[member] = str(definition[member])
+        definition["volumes"] = [_volume_defaults(v) for v in definition["volumes"]]
         definition["tags"] = tags
         call.store.put(call.scope, FAMILY_KIND, family, family_record)
         call.store.put(call.scope, KIND, f"{family}:{revision}", definition)
@@ -199,13 +220,16 @@ def delete_task_definitions(call: Call, params: Params) -> Result:
         raise InvalidParameterException("Number of task definitions to delete must be between 1 and 10.")
     with call.store.transaction():
         for reference in references:
-            record = find(call, reference) if ":" in arns.last_segment(reference) else None
-            as_arn = reference if arns.is_arn(reference) else call.arn("task-definition", reference)
+            # Failures name the identifier as it was given, ARN or not.
+            if ":" not in arns.last_segment(reference):
+                failures.append({"arn": reference, "reason": _INVALID_IDENTIFIER})
+                continue
+            record = find(call, reference)
             if record is None:
-                failures.append({"arn": as_arn, "reason": "The specified task definition does not exist. Specify a valid account, family, revision and try again."})  # fmt: skip
+                failures.append({"arn": reference, "reason": _NOT_FOUND})
                 continue
             if record["status"] == "ACTIVE":
-                failures.append({"arn": as_arn, "reason": "The specified task definition is still in ACTIVE status. Please deregister the target and try again."})  # fmt: skip
+                failures.append({"arn": reference, "reason": _STILL_ACTIVE})
                 continue
             record["status"] = "DELETE_IN_PROGRESS"
             record["deleteRequestedAt"] = call.now
