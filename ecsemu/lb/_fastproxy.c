@@ -32,6 +32,12 @@
  * Python side pushes (it owns health, draining and fail-open); smooth weighted round robin
  * between target groups.
  *
+ * Line ends, as http1.py reads them: a request's lines end in CRLF, and any other CR or LF in
+ * its head hands it to the Python engine (which answers 400). A target's response lines (the
+ * status line, fields, the empty line, chunk-size lines, chunk data ends, trailers) end in
+ * CRLF or a bare LF, as nginx and curl accept; a bare CR is garbage. What is sent on to the
+ * client is re-written with CRLF line ends.
+ *
  * Invariants
  * ----------
  * - Only the loop thread (the one inside run()) does socket I/O on client and upstream
@@ -667,21 +673,30 @@ static int name_is(const header_t *h, const char *lower, size_t len) {
     return h->nlen == len && strncasecmp(h->name, lower, len) == 0;
 }
 
-/* Splits a head (ending in CRLF CRLF, `len` bytes) into its start line and header fields.
- * Returns -1 on anything malformed: a bare LF, obs-fold, a bad name, a control character. */
-static int split_head(const char *d, size_t len, const char **line, size_t *line_len, header_t *h, int *nh,
-                      int max_headers) {
-    const char *p = d, *end = d + len - 2; /* the final CRLF */
-    const char *cr = memchr(p, '\r', (size_t)(end - p));
-    if (!cr || cr[1] != '\n' || memchr(p, '\n', (size_t)(cr - p))) return -1;
+/* Splits a head into its start line and header fields. `len` bytes at `d`: the start line and
+ * the field lines, each with its line end, without the empty line that ends the head. A line
+ * ends in CRLF, or with `bare_lf` (responses, as nginx and curl read them) in a LF alone.
+ * Returns -1 on anything malformed: a bare CR, a bare LF (unless allowed), obs-fold, a bad
+ * name, a control character. */
+static int split_head(const char *d, size_t len, int bare_lf, const char **line, size_t *line_len, header_t *h,
+                      int *nh, int max_headers) {
+    const char *p = d, *end = d + len;
+    const char *lf = memchr(p, '\n', len);
+    if (!lf) return -1;
+    const char *cr = lf > p && lf[-1] == '\r' ? lf - 1 : lf; /* the line's end */
+    if (cr == lf && !bare_lf) return -1;
+    if (memchr(p, '\r', (size_t)(cr - p))) return -1;
     *line = p;
     *line_len = (size_t)(cr - p);
-    p = cr + 2;
+    p = lf + 1;
     int n = 0;
     while (p < end) {
-        cr = memchr(p, '\r', (size_t)(end - p));
-        if (!cr || cr[1] != '\n') return -1;
+        lf = memchr(p, '\n', (size_t)(end - p));
+        if (!lf) return -1;
+        cr = lf > p && lf[-1] == '\r' ? lf - 1 : lf;
+        if (cr == lf && !bare_lf) return -1;
         if (n == max_headers) return -1;
+        /* below, the name's characters and the value's refuse any other CR or LF */
         const char *q = p;
         while (q < cr && TCHAR[(unsigned char)*q]) q++;
         if (q == p || q == cr || *q != ':') return -1; /* also refuses obs-fold (a leading space) */
@@ -698,7 +713,7 @@ static int split_head(const char *d, size_t len, const char **line, size_t *line
         h[n].value = q;
         h[n].vlen = (size_t)(ve - q);
         n++;
-        p = cr + 2;
+        p = lf + 1;
     }
     *nh = n;
     return 0;
@@ -818,7 +833,7 @@ static int request_start(client_t *c) {
     size_t line_len;
     header_t h[MAX_HEADERS];
     int nh = 0;
-    if (split_head(d, head_len, &line, &line_len, h, &nh, MAX_HEADERS) != 0) goto handoff;
+    if (split_head(d, head_len - 2, 0, &line, &line_len, h, &nh, MAX_HEADERS) != 0) goto handoff;
 
     /* METHOD SP request-target SP HTTP/1.x */
     const char *sp1 = memchr(line, ' ', line_len);
@@ -1107,19 +1122,43 @@ static void put_chunk(buf_t *out, const char *d, size_t n) {
     buf_put(out, "\r\n", 2);
 }
 
+/* Where the empty line ending a response head (or trailer section) is, lines ending in CRLF or
+ * a bare LF: after a LF, a CRLF or a LF. Returns 1 and sets *lines_len (the bytes before the
+ * empty line) and *section_len (with it), or 0 when it has not arrived yet. */
+static int find_section_end(const char *d, size_t n, size_t *lines_len, size_t *section_len) {
+    const char *p = d, *end = d + n;
+    while (p < end) {
+        const char *lf = memchr(p, '\n', (size_t)(end - p));
+        if (!lf || lf + 1 == end) return 0;
+        const char *q = lf + 1;
+        if (*q == '\n') {
+            *lines_len = (size_t)(q - d);
+            *section_len = (size_t)(q - d) + 1;
+            return 1;
+        }
+        if (*q == '\r' && q + 1 < end && q[1] == '\n') {
+            *lines_len = (size_t)(q - d);
+            *section_len = (size_t)(q - d) + 2;
+            return 1;
+        }
+        p = q;
+    }
+    return 0;
+}
+
 /* Parses a response head at the front of up->in. Returns 1 when a final head was handled,
- * 0 when more bytes are needed (or an interim one was passed on), -1 on garbage. */
+ * 0 when more bytes are needed (or an interim one was passed on), -1 on garbage. Its lines
+ * may end in a bare LF; what goes to the client always has CRLF. */
 static int response_head(upstream_t *up, client_t *c) {
     const char *d = buf_data(&up->in);
     size_t n = buf_avail(&up->in);
-    const char *end = n >= 4 ? memmem(d, n, "\r\n\r\n", 4) : NULL;
-    if (!end) return n > MAX_RESPONSE_HEAD ? -1 : 0;
-    size_t head_len = (size_t)(end - d) + 4;
+    size_t lines_len, head_len;
+    if (!find_section_end(d, n, &lines_len, &head_len)) return n > MAX_RESPONSE_HEAD ? -1 : 0;
     const char *line;
     size_t line_len;
     header_t *h = up->eng->resp_headers;
     int nh = 0;
-    if (split_head(d, head_len, &line, &line_len, h, &nh, MAX_RESPONSE_HEADERS) != 0) return -1;
+    if (split_head(d, lines_len, 1, &line, &line_len, h, &nh, MAX_RESPONSE_HEADERS) != 0) return -1;
     if (line_len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || (line[7] != '0' && line[7] != '1') || line[8] != ' ')
         return -1;
     int status = 0;
@@ -1209,8 +1248,11 @@ static int response_chunks(upstream_t *up, client_t *c) {
         size_t n = buf_avail(&up->in);
         switch (up->cstate) {
         case CH_SIZE: {
-            const char *nl = n >= 2 ? memmem(d, n, "\r\n", 2) : NULL;
-            if (!nl) return n > 4096 ? -1 : 0;
+            /* the line ends in CRLF or a bare LF; nl: where its content ends */
+            const char *lf = memchr(d, '\n', n);
+            if (!lf) return n > 4096 ? -1 : 0;
+            const char *nl = lf > d && lf[-1] == '\r' ? lf - 1 : lf;
+            if (memchr(d, '\r', (size_t)(nl - d))) return -1;
             unsigned long long size = 0;
             const char *q = d;
             int digits = 0;
@@ -1224,7 +1266,7 @@ static int response_chunks(upstream_t *up, client_t *c) {
                 size = size * 16 + (unsigned)v;
             }
             if (!digits || (q < nl && *q != ';' && *q != ' ' && *q != '\t')) return -1;
-            buf_eat(&up->in, (size_t)(nl - d) + 2);
+            buf_eat(&up->in, (size_t)(lf - d) + 1);
             if (size == 0) {
                 up->cstate = CH_TRAILER;
                 if (c->chunk_client) buf_put(out, "0\r\n", 3);
@@ -1244,18 +1286,32 @@ static int response_chunks(upstream_t *up, client_t *c) {
             if (!up->left) up->cstate = CH_DATA_CRLF;
             continue;
         }
-        case CH_DATA_CRLF:
-            if (n < 2) return 0;
-            if (d[0] != '\r' || d[1] != '\n') return -1;
-            buf_eat(&up->in, 2);
+        case CH_DATA_CRLF: /* CRLF, or a bare LF */
+            if (!n) return 0;
+            if (d[0] == '\n') {
+                buf_eat(&up->in, 1);
+            } else {
+                if (n < 2) return 0;
+                if (d[0] != '\r' || d[1] != '\n') return -1;
+                buf_eat(&up->in, 2);
+            }
             up->cstate = CH_SIZE;
             continue;
         case CH_TRAILER: {
-            const char *nl = n >= 2 ? memmem(d, n, "\r\n", 2) : NULL;
-            if (!nl) return n > MAX_RESPONSE_HEAD ? -1 : 0;
-            size_t len = (size_t)(nl - d);
-            if (c->chunk_client) buf_put(out, d, len + 2);
-            buf_eat(&up->in, len + 2);
+            /* one trailer line (CRLF or a bare LF), passed on with CRLF; an empty one ends them */
+            const char *lf = memchr(d, '\n', n);
+            if (!lf) return n > MAX_RESPONSE_HEAD ? -1 : 0;
+            size_t len = (size_t)(lf - d);
+            if (len && d[len - 1] == '\r') len--;
+            for (size_t i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)d[i];
+                if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return -1;
+            }
+            if (c->chunk_client) {
+                buf_put(out, d, len);
+                buf_put(out, "\r\n", 2);
+            }
+            buf_eat(&up->in, (size_t)(lf - d) + 1);
             if (len == 0) return 1;
             continue;
         }

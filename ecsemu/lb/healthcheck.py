@@ -6,7 +6,9 @@ for the target's state is decided by the pure ``ecsemu.lb.health`` module.
 * HTTP/HTTPS: a new connection to the target's host on the check port (``traffic-port`` is
   the target's own port), ``GET <path>`` with ``User-Agent: ELB-HealthChecker/2.0`` and
   ``Connection: close``; the status is judged by the matcher. No answer within ``timeout_s``
-  → ``Target.Timeout``; refused, reset or not HTTP → ``Target.FailedHealthChecks``.
+  → ``Target.Timeout``; refused, reset or not HTTP → ``Target.FailedHealthChecks``. The
+  answer is read as the proxy reads responses (``http1.ResponseParser``): lines may end in a
+  bare LF, as many small servers write them.
 * TCP: the connection opens within ``timeout_s``.
 * Probes start every ``interval_s`` whatever their duration (each lasts at most the timeout),
   the first one as soon as the target is registered. Draining targets, targets of groups no

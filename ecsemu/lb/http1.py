@@ -32,6 +32,17 @@ Framing rules (RFC 9112 §6)
 * Keep-alive: HTTP/1.1 unless ``Connection: close``; HTTP/1.0 only with
   ``Connection: keep-alive``. A body delimited by the close never keeps the connection.
 
+Line terminators (RFC 9112 §2.2)
+-------------------------------
+* Request: every line of the head, chunk-size line and trailer line ends in CRLF. A CR or
+  LF anywhere else in it (a bare LF ending a line, a bare CR inside one) is refused with 400:
+  a target that read a bare LF as a line ending would otherwise see a field the proxy never
+  saw (a ``Transfer-Encoding`` smuggled past the framing decided here).
+* Response: a line ends in CRLF or in a bare LF, as nginx and curl read targets' answers
+  (many small servers and CGI scripts write bare LFs); so does the data of a chunk. A bare CR
+  (not before the LF) is still an error. What goes on to the client is always re-serialized
+  with CRLF (``serialize_head``, ``chunk``, ``last_chunk``), so no bare LF is passed on.
+
 Errors are :class:`HttpError` with the status a server would answer (400, 431, 501); on a
 response the proxy turns any of them into its own 502. Obsolete line folding is refused, as
 an ALB refuses multi-line headers.
@@ -40,8 +51,9 @@ an ALB refuses multi-line headers.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import ClassVar, Final
 
 MAX_HEAD_BYTES: Final = 64 * 1024
 """Request line (or status line) plus header fields; more is answered 431."""
@@ -127,6 +139,28 @@ def header_value(headers: list[Header], name: bytes) -> bytes | None:
 
 # --------------------------------------------------------------------------- head parsing
 
+_BARE_LF_SECTION_END: Final = re.compile(rb"\n\r?\n")
+"""The empty line ending a response head (or trailer section): after a LF, a CRLF or a LF."""
+
+
+def _lines(head: bytes, bare_lf: bool) -> list[bytes]:
+    """The lines of a head, its last line's terminator already removed, without terminators.
+
+    A terminator is CRLF (or, with ``bare_lf``, a LF alone); any other CR or LF is an error.
+    """
+    lines = head.split(b"\r\n")
+    terminators = len(lines) - 1
+    if head.count(b"\n") == terminators and head.count(b"\r") == terminators:
+        return lines
+    if bare_lf:
+        *ended, last = head.split(b"\n")
+        lines = [line[:-1] if line[-1:] == b"\r" else line for line in ended]
+        lines.append(last)
+        if not any(b"\r" in line for line in lines):
+            return lines
+        raise HttpError(502, "bare CR in a response's header lines")
+    raise HttpError(400, "bare CR or LF in a request's header lines")
+
 
 _FRAMING_NAME_LENGTHS: Final = frozenset({10, 14, 17})
 
@@ -189,7 +223,8 @@ def _version(text: bytes) -> bool:
 
 
 def parse_request_head(head: bytes) -> RequestHead:
-    lines = head.split(b"\r\n")
+    """``head``: the request line and fields, CRLF between them, no final CRLF."""
+    lines = _lines(head, bare_lf=False)
     parts = lines[0].split(b" ")
     if len(parts) != 3 or not parts[0] or not parts[1]:
         raise HttpError(400, f"malformed request line {lines[0][:80]!r}")
@@ -211,7 +246,8 @@ def parse_request_head(head: bytes) -> RequestHead:
 
 
 def parse_response_head(head: bytes, request_method: bytes) -> ResponseHead:
-    lines = head.split(b"\r\n")
+    """``head``: the status line and fields, each line ended by CRLF or a bare LF but the last."""
+    lines = _lines(head, bare_lf=True)
     version, _, rest = lines[0].partition(b" ")
     status_text, _, reason = rest.partition(b" ")
     if len(status_text) != 3 or not status_text.isdigit():
@@ -252,6 +288,9 @@ class _MessageParser:
 
     __slots__ = ("_buf", "_eof", "_pending_end", "_remaining", "_state", "max_head")
 
+    bare_lf: ClassVar[bool] = False
+    """Whether a LF alone ends a line (responses), or only CRLF does (requests)."""
+
     def __init__(self, max_head: int = MAX_HEAD_BYTES) -> None:
         self._buf = bytearray()
         self._state = _State.HEAD
@@ -278,6 +317,31 @@ class _MessageParser:
     def _head(self, head: bytes) -> Event:
         raise NotImplementedError
 
+    def _section_end(self) -> tuple[int, int]:
+        """Where the head (or trailer section) at the front of the buffer ends: the length of
+        its lines without the last terminator, and of the whole section; (-1, -1) if not yet."""
+        buf = self._buf
+        if self.bare_lf:
+            found = _BARE_LF_SECTION_END.search(buf)
+            if found is None:
+                return -1, -1
+            end = found.start()
+            return (end - 1 if end and buf[end - 1] == 13 else end), found.end()
+        end = buf.find(b"\r\n\r\n")
+        return (end, end + 4) if end >= 0 else (-1, -1)
+
+    def _line_end(self) -> tuple[int, int]:
+        """Where the line at the front of the buffer ends: its length without the terminator
+        and with it; (-1, -1) if not yet."""
+        buf = self._buf
+        if self.bare_lf:
+            end = buf.find(b"\n")
+            if end < 0:
+                return -1, -1
+            return (end - 1 if end and buf[end - 1] == 13 else end), end + 1
+        end = buf.find(b"\r\n")
+        return (end, end + 2) if end >= 0 else (-1, -1)
+
     def _start_body(self, framing: Framing, length: int) -> None:
         if framing is Framing.LENGTH:
             self._state, self._remaining = _State.LENGTH, length
@@ -302,7 +366,7 @@ class _MessageParser:
         state = self._state
         buf = self._buf
         if state is _State.HEAD:
-            end = buf.find(b"\r\n\r\n")
+            end, consumed = self._section_end()
             if end < 0:
                 if len(buf) > self.max_head:
                     raise HttpError(431, "header section too large")
@@ -314,7 +378,7 @@ class _MessageParser:
             if end > self.max_head:
                 raise HttpError(431, "header section too large")
             head = bytes(buf[:end])
-            del buf[: end + 4]
+            del buf[:consumed]
             return self._head(head)
         if state is _State.LENGTH:
             if buf:
@@ -333,15 +397,18 @@ class _MessageParser:
                 return EndOfMessage()
             return PAUSED
         if state is _State.CHUNK_SIZE:
-            end = buf.find(b"\r\n")
+            end, consumed = self._line_end()
             if end < 0:
                 if len(buf) > MAX_CHUNK_LINE_BYTES:
                     raise HttpError(400, "chunk size line too long")
                 if self._eof:
                     raise HttpError(400, "connection closed inside a chunked body")
                 return NEED_DATA
-            size_text = bytes(buf[:end]).partition(b";")[0].strip(b" \t")
-            del buf[: end + 2]
+            line = bytes(buf[:end])
+            del buf[:consumed]
+            if b"\r" in line or b"\n" in line:
+                raise HttpError(400, "bare CR or LF in a chunk size line")
+            size_text = line.partition(b";")[0].strip(b" \t")
             if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
                 raise HttpError(400, f"invalid chunk size {size_text[:20]!r}")
             size = int(size_text, 16)
@@ -361,29 +428,34 @@ class _MessageParser:
                 raise HttpError(400, "connection closed inside a chunked body")
             return NEED_DATA
         if state is _State.CHUNK_END:
+            if self.bare_lf and buf[:1] == b"\n":
+                del buf[:1]
+                self._state = _State.CHUNK_SIZE
+                return self.next_event()
             if len(buf) < 2:
                 if self._eof:
                     raise HttpError(400, "connection closed inside a chunked body")
                 return NEED_DATA
             if buf[:2] != b"\r\n":
-                raise HttpError(400, "chunk data not followed by CRLF")
+                raise HttpError(400, "chunk data not followed by a line end")
             del buf[:2]
             self._state = _State.CHUNK_SIZE
             return self.next_event()
         if state is _State.TRAILERS:
-            if buf[:2] == b"\r\n":
-                del buf[:2]
+            empty = 2 if buf[:2] == b"\r\n" else 1 if self.bare_lf and buf[:1] == b"\n" else 0
+            if empty:
+                del buf[:empty]
                 self._state = _State.DONE
                 return EndOfMessage()
-            end = buf.find(b"\r\n\r\n")
+            end, consumed = self._section_end()
             if end < 0:
                 if len(buf) > self.max_head:
                     raise HttpError(431, "trailer section too large")
                 if self._eof:
                     raise HttpError(400, "connection closed inside trailers")
                 return NEED_DATA
-            trailers = _parse_fields(bytes(buf[:end]).split(b"\r\n"))[0]
-            del buf[: end + 4]
+            trailers = _parse_fields(_lines(bytes(buf[:end]), self.bare_lf))[0]
+            del buf[:consumed]
             self._state = _State.DONE
             return EndOfMessage(trailers)
         # UNTIL_CLOSE
@@ -414,9 +486,13 @@ class RequestParser(_MessageParser):
 
 
 class ResponseParser(_MessageParser):
-    """Parses the responses of one upstream connection; say which request each answers."""
+    """Parses the responses of one upstream connection; say which request each answers.
+
+    Lines may end in a bare LF (see "Line terminators" above)."""
 
     __slots__ = ("_method",)
+
+    bare_lf: ClassVar[bool] = True
 
     def __init__(self, max_head: int = MAX_HEAD_BYTES) -> None:
         super().__init__(max_head)
