@@ -126,13 +126,19 @@ class Emulator:
             default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
         )
         simulated = runtime if isinstance(runtime, SimulatedRuntime) else None
-        app = create_app(providers, gateway, reset=store.reset, simulated_targets=simulated)
-        server = HttpServer(config.host, config.port, app)
         engine = LoadBalancerEngine(
             port_offset=config.listener_port_offset,
             simulated_health=simulated.target_health if simulated is not None else None,
         )
         load_balancers = LoadBalancerSync(store, engine)
+        app = create_app(
+            providers,
+            gateway,
+            reset=store.reset,
+            simulated_targets=simulated,
+            bound_listeners=load_balancers.bound_listeners,
+        )
+        server = HttpServer(config.host, config.port, app)
         return cls(config, store, runtime, reconciler, server, load_balancers)
 
     def _remove_containers(self, timeout_s: float = 30.0) -> None:

@@ -20,12 +20,16 @@ WAIT = {"Delay": 1, "MaxAttempts": 90}
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "assignPublicIp": "DISABLED"}}
 
 
-def listener_port(elbv2: Any, listener_arn: str) -> int:
-    def bound() -> str | None:
-        tags = elbv2.describe_tags(ResourceArns=[listener_arn])["TagDescriptions"][0]["Tags"]
-        return next((t["Value"] for t in tags if t["Key"] == "ecsemu:bound-port"), None)
+def bound_port(endpoint: str, listener_arn: str) -> int | None:
+    """Where the load balancer listens for the listener (``GET /_ecsemu/listeners``), once bound."""
+    listeners = requests.get(f"{endpoint}/_ecsemu/listeners", timeout=5).json()["listeners"]
+    return next((entry["boundPort"] for entry in listeners if entry["listenerArn"] == listener_arn), None)
 
-    return int(wait_until(bound, what="the listener to be bound"))
+
+def listener_port(elbv2: Any, listener_arn: str) -> int:
+    """The listener's bound port, asked of the emulator ``elbv2`` talks to."""
+    endpoint = elbv2.meta.endpoint_url
+    return int(wait_until(lambda: bound_port(endpoint, listener_arn), what="the listener to be bound"))
 
 
 def answer(port: int) -> dict[str, Any] | None:

@@ -10,7 +10,9 @@ unsigned, by which service knows the ``Action``. Each request's account and regi
 its SigV4 credential scope. The gateway is the only place that knows both
 HTTP and services; it never writes state itself except through ``/_ecsemu/reset``.
 
-Admin endpoints (not AWS): ``GET /_ecsemu/health``, ``POST /_ecsemu/reset``, and the
+Admin endpoints (not AWS): ``GET /_ecsemu/health``, ``POST /_ecsemu/reset``,
+``GET /_ecsemu/listeners`` (every ELBv2 listener with the address and port the load balancer
+really bound for it: ``Port`` when it was free, another one otherwise), and the
 simulated runtime's target-health hook ``POST /_ecsemu/simulated/health`` (JSON
 ``{"taskArn", "healthy", "containerName"?, "hostPort"?}``: the task's load-balancer targets
 pass or fail their health checks from the next check on; 404 for an unknown task or binding,
@@ -211,6 +213,7 @@ def create_app(
     config: GatewayConfig,
     reset: Callable[[], None],
     simulated_targets: SimulatedTargets | None = None,
+    bound_listeners: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Gateway:
     admin = Flask("ecsemu")
 
@@ -222,6 +225,10 @@ def create_app(
     def reset_state() -> dict[str, Any]:
         reset()
         return {"status": "reset"}
+
+    @admin.get("/_ecsemu/listeners")
+    def listeners() -> dict[str, Any]:
+        return {"listeners": bound_listeners() if bound_listeners is not None else []}
 
     @admin.post("/_ecsemu/simulated/health")
     def simulated_health() -> tuple[dict[str, Any], int]:

@@ -117,7 +117,13 @@ class EngineCore:
             runtime.server = await self.loop.create_server(lambda: ClientConnection(state, runtime), sock=sock)
         state.listeners[spec.arn] = runtime
         if runtime.bound_port != spec.port + self.port_offset:
-            log.info("listener %s asked for port %d, bound %d", spec.arn, spec.port, runtime.bound_port)
+            log.info(
+                "listener %s asked for port %d, which is taken: listening on 127.0.0.1:%d instead "
+                "(GET /_ecsemu/listeners lists every listener's address)",
+                spec.arn, spec.port, runtime.bound_port,
+            )
+        else:
+            log.info("listener %s listening on 127.0.0.1:%d", spec.arn, runtime.bound_port)
 
     def _adopt(self, listener_id: int, sock: socket.socket, data: bytes) -> None:
         """A connection the fast path hands over (with the bytes it read) continues here."""

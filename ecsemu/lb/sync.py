@@ -135,7 +135,7 @@ def to_snapshot(
                 arn=listener.arn,
                 port=listener.port,
                 protocol="HTTP" if listener.protocol in ("HTTP", "HTTPS") else "TCP",
-                idle_timeout_s=idle[listener.load_balancer_arn],
+                idle_timeout_s=listener.tcp_idle_timeout_s or idle[listener.load_balancer_arn],
                 rules=tuple(specs),
             )
         )
@@ -174,6 +174,28 @@ class LoadBalancerSync:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.engine.stop()
+
+    def bound_listeners(self) -> list[dict[str, Any]]:
+        """Every listener and where the data plane really listens for it, read from the engine:
+        what ``GET /_ecsemu/listeners`` answers (the bound port is never in an AWS answer)."""
+        out: list[dict[str, Any]] = []
+        for scope in self.store.scopes():
+            for record in self.store.list(scope, LISTENER):
+                listener = Listener.from_record(record)
+                bound = self.engine.bound_port(listener.arn)
+                out.append(
+                    {
+                        "accountId": scope.account_id,
+                        "region": scope.region,
+                        "listenerArn": listener.arn,
+                        "loadBalancerArn": listener.load_balancer_arn,
+                        "protocol": listener.protocol,
+                        "port": listener.port,
+                        "boundAddress": "127.0.0.1" if bound else None,
+                        "boundPort": bound,
+                    }
+                )
+        return out
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -17,6 +17,7 @@ import botocore.config
 import botocore.session
 import pytest
 import requests
+from alb_fixture import listener_port
 from botocore.serialize import create_serializer
 from conftest import REGION, client, wait_until
 from elbv2_helpers import SCOPE, error_of, forward, health, make_alb, make_listener, make_tg
@@ -104,7 +105,7 @@ def test_tags_across_resources(elbv2: Any, emulator: Emulator) -> None:
     elbv2.add_tags(ResourceArns=arns, Tags=[{"Key": "env", "Value": "test"}, {"Key": "owner", "Value": "me"}])
     elbv2.remove_tags(ResourceArns=arns[:2], TagKeys=["owner"])
     described = {
-        d["ResourceArn"]: [t for t in d["Tags"] if not t["Key"].startswith("ecsemu:")]
+        d["ResourceArn"]: d["Tags"]
         for d in elbv2.describe_tags(ResourceArns=arns)["TagDescriptions"]
     }
     assert described[arns[0]] == [{"Key": "env", "Value": "test"}]
@@ -115,14 +116,17 @@ def test_tags_across_resources(elbv2: Any, emulator: Emulator) -> None:
         {"Key": "owner", "Value": "me"},
     ]
 
-    # The data plane records the port it bound; DescribeTags shows it, DescribeListeners does not change.
-    def bound() -> str | None:
-        tags = elbv2.describe_tags(ResourceArns=[listener["ListenerArn"]])["TagDescriptions"][0]["Tags"]
-        return next((t["Value"] for t in tags if t["Key"] == "ecsemu:bound-port"), None)
-
-    port = wait_until(bound, what="the listener to be bound")
-    socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+    # The data plane's bound port is told by the admin endpoint, never in what the API shows:
+    # no tag of the emulator's own, and DescribeListeners unchanged.
+    port = listener_port(elbv2, listener["ListenerArn"])
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert elbv2.describe_listeners(ListenerArns=[listener["ListenerArn"]])["Listeners"] == [listener]
+    assert elbv2.describe_tags(ResourceArns=[listener["ListenerArn"]])["TagDescriptions"][0]["Tags"] == [
+        {"Key": "env", "Value": "test"},
+        {"Key": "owner", "Value": "me"},
+    ]
+    elbv2.add_tags(ResourceArns=[listener["ListenerArn"]], Tags=[{"Key": "ecsemu:mine", "Value": "user's own"}])
+    elbv2.remove_tags(ResourceArns=[listener["ListenerArn"]], TagKeys=["ecsemu:mine"])
 
     too_many = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]  # 51 with "env"
     code, _, _ = error_of(elbv2.add_tags, ResourceArns=[lb["LoadBalancerArn"]], Tags=too_many)

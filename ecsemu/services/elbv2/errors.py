@@ -111,3 +111,11 @@ class CertificateNotFound(ClientError):
 
 class UnsupportedProtocol(ClientError):
     code = "UnsupportedProtocol"
+
+
+class CapacityDecreaseRequestsLimitExceeded(ClientError):
+    code = "CapacityDecreaseRequestLimitExceeded"
+
+
+class CapacityUnitsLimitExceeded(ClientError):
+    code = "CapacityUnitsLimitExceeded"

@@ -11,6 +11,7 @@ Record (the data plane reads it; only the API writes ``spec``, only the data pla
         "Certificates"?: [{"CertificateArn": str}], "SslPolicy"?: str,   # HTTPS and TLS
         "AlpnPolicy"?: [str],                        # TLS
         "DefaultRuleArn": str,                       # the listener's default rule (elbv2.rule)
+        "Attributes"?: {key: value},                 # see elbv2.listener_attributes
         "CreatedTime": float, "Tags": [{"Key": str, "Value": str}]},
      "status": {"BoundPort"?: int, "BoundAddress"?: str, "Error"?: str}}
 
@@ -21,7 +22,7 @@ Invariants:
   ``DefaultActions``: they are stored once, here, and shown by DescribeRules from here.
 - The data plane binds ``127.0.0.1:<Port>``, or another free port when that one is taken, and
   records what it bound in ``status.BoundPort``; DescribeListeners still shows ``Port``, and
-  DescribeTags shows the bound port as the tag ``ecsemu:bound-port`` (see elbv2.tags).
+  only the admin endpoint ``GET /_ecsemu/listeners`` tells the bound port.
 - Deleting a listener deletes its rules.
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ecsemu.model.listener import default_attributes
 from ecsemu.services.elbv2.actions import check_association, normalize_actions
 from ecsemu.services.elbv2.base import (
     LISTENER,
@@ -157,6 +159,7 @@ def create_listener(call: Call, params: Params) -> Result:
             "DefaultActions": actions,
             **security,
             "DefaultRuleArn": rule_arn,
+            "Attributes": default_attributes(protocol),
             "CreatedTime": call.now,
             "Tags": tags,
         }

@@ -12,6 +12,8 @@ from typing import Final
 
 from ecsemu.context import RequestContext
 from ecsemu.services.elbv2 import (  # noqa: F401  (importing a module registers its operations)
+    capacity_reservations,
+    listener_attributes,
     listeners,
     load_balancers,
     rules,

@@ -3,12 +3,9 @@
 Invariants:
 - Every record keeps its tags, as the API shows them, in ``spec.Tags``:
   ``[{"Key": ..., "Value": ...}]`` in the order keys were first added; at most 50, keys unique.
-- Keys beginning ``aws:`` are AWS's and ``ecsemu:`` the emulator's: users cannot add or remove
-  them.
-- ``ecsemu:bound-port`` is shown on a listener once the data plane has bound it: its value is
-  the listener's ``status.BoundPort`` (the real port on 127.0.0.1, which differs from ``Port``
-  when that one was taken). It is derived at read time, never stored in ``spec.Tags``, so the
-  API stays the only writer of spec and the data plane the only writer of status.
+- Keys beginning ``aws:`` are AWS's: users cannot add or remove them.
+- DescribeTags shows exactly the user's tags: nothing of the emulator's own bookkeeping (a
+  listener's bound port is told by ``GET /_ecsemu/listeners``, never as a tag).
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ecsemu.services.elbv2.base import (
-    LISTENER,
     Call,
     Params,
     Result,
@@ -24,7 +20,6 @@ from ecsemu.services.elbv2.base import (
     operation,
     require,
     spec_of,
-    status_of,
 )
 from ecsemu.services.elbv2.errors import DuplicateTagKeys, TooManyTags, ValidationError
 from ecsemu.state.store import Record
@@ -32,8 +27,7 @@ from ecsemu.state.store import Record
 Tags = list[dict[str, str]]
 
 MAX_TAGS: Final = 50
-BOUND_PORT_TAG: Final = "ecsemu:bound-port"
-_RESERVED_PREFIXES: Final = ("aws:", "ecsemu:")
+_RESERVED_PREFIXES: Final = ("aws:",)
 
 
 def _check_key(key: str) -> None:
@@ -68,14 +62,6 @@ def merged(existing: Tags, added: Tags) -> Tags:
     return [{"Key": key, "Value": value} for key, value in by_key.items()]
 
 
-def shown_tags(kind: str, record: Record) -> Tags:
-    """The tags DescribeTags shows: the stored ones, and a bound listener's port."""
-    tags: Tags = list(spec_of(record).get("Tags", []))
-    if kind == LISTENER:
-        bound = status_of(record).get("BoundPort")
-        if bound is not None:
-            tags.append({"Key": BOUND_PORT_TAG, "Value": str(bound)})
-    return tags
 
 
 def _resources(call: Call, arns: list[str]) -> list[tuple[str, str, Record]]:
@@ -115,7 +101,7 @@ def remove_tags(call: Call, params: Params) -> Result:
 @operation("DescribeTags")
 def describe_tags(call: Call, params: Params) -> Result:
     descriptions = [
-        {"ResourceArn": arn, "Tags": shown_tags(kind, record)}
-        for arn, kind, record in _resources(call, params["ResourceArns"])
+        {"ResourceArn": arn, "Tags": list(spec_of(record).get("Tags", []))}
+        for arn, _kind, record in _resources(call, params["ResourceArns"])
     ]
     return {"TagDescriptions": descriptions}

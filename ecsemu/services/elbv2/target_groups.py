@@ -232,7 +232,7 @@ def create_target_group(call: Call, params: Params) -> Result:
         raise ValidationError("A VPC ID must be specified")
     if params.get("TargetControlPort") is not None:
         raise OperationNotPermitted("TargetControlPort is not supported by ecsemu yet.")
-    version = params.get("ProtocolVersion")
+    version = params.get("ProtocolVersion") or None  # "" (Terraform's provider sends it) is no version
     if version is not None:
         if protocol not in HTTP_PROTOCOLS:
             raise ValidationError(
