@@ -6,13 +6,10 @@
 # reaches it; publish it on 127.0.0.1 as above.
 FROM python:3.11-slim
 WORKDIR /opt/ecsemu
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY ecsemu ./ecsemu
 COPY api_shapes ./api_shapes
-# gcc only builds the load balancer's fast path (ecsemu/lb/_fastproxy.c); it leaves again after.
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && pip install --no-cache-dir -e . \
-    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir -e .
 ENV ECSEMU_HOST=0.0.0.0 \
     ECSEMU_DATA_DIR=/var/lib/ecsemu
 VOLUME /var/lib/ecsemu

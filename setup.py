@@ -1,17 +1,26 @@
-"""Only the compiled fast path of the load balancer lives here; everything else is in pyproject.toml.
+"""Packaging beyond what pyproject.toml can say: the wheel carries the committed API shapes.
 
-The extension is optional: where it cannot be built, the pure-Python HTTP listener serves alone.
+``api_shapes/`` stays at the top of the repository (it is generated from botocore by
+``scripts/gen_shapes.py`` and checked for drift by the tests); a wheel or a plain
+``pip install <checkout>`` copies its JSON files into the package as ``ecsemu/_shapes/``, where
+``ecsemu.protocol.validation`` looks first. An editable install reads them from the checkout.
 """
 
-from setuptools import Extension, setup
+from pathlib import Path
 
-setup(
-    ext_modules=[
-        Extension(
-            "ecsemu.lb._fastproxy",
-            ["ecsemu/lb/_fastproxy.c"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-            optional=True,
-        )
-    ]
-)
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+SHAPES = Path(__file__).resolve().parent / "api_shapes"
+
+
+class BuildWithShapes(build_py):
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "ecsemu" / "_shapes"
+        target.mkdir(parents=True, exist_ok=True)
+        for source in sorted(SHAPES.glob("*.json")):
+            self.copy_file(str(source), str(target / source.name))
+
+
+setup(cmdclass={"build_py": BuildWithShapes})

@@ -47,7 +47,10 @@ def quietly(call: Callable[[], Any]) -> bool:
 def reset_and_wait(endpoint: str, cluster: str) -> None:
     """Reset ecsemu's state; its reconciler then removes the cluster's labelled containers."""
     try:
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/_ecsemu/reset", method="POST"), timeout=10).close()
+        request = urllib.request.Request(
+            f"{endpoint}/_ecsemu/reset", data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+        )
+        urllib.request.urlopen(request, timeout=10).close()
     except OSError:
         return
     poll(

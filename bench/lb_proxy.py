@@ -1,9 +1,11 @@
-"""Load balancer proxy throughput: ecsemu's HTTP listener against nginx, same backends, same run.
+"""Load balancer proxy throughput: ecsemu's HTTP listener against nginx and MiniStack's ALB, same
+backends, same run.
 
 Run by hand from the repository root::
 
     python bench/lb_proxy.py [--seconds 10] [--threads 4] [--connections 32] [--json]
-    python bench/lb_proxy.py --uvloop --engine-python /path/to/venv/bin/python   # Python engine on uvloop too
+    python bench/lb_proxy.py --ministack-python /path/to/venv/bin/python   # a venv with `pip install ministack`
+    python bench/lb_proxy.py --asyncio     # also ecsemu's engine on asyncio's own loop (reference)
 
 Needs ``wrk`` and ``nginx`` (Debian: ``apt-get install wrk nginx-light``).
 
@@ -11,24 +13,28 @@ What it does
 ------------
 1. Starts two backends: small asyncio HTTP/1.1 servers in processes of their own (this file
    with ``--backend``), each answering every request with a fixed 200 and keep-alive.
-2. Starts the proxies: ecsemu's engine as users get it, its HTTP listener on the compiled fast
-   path (this file with ``--serve-engine``, its own process, round robin over both backends,
-   health checks on); the pure-Python reference engine the same way (``--no-python-engine``
-   leaves it out; it has no goal); and nginx (its own instance: temporary prefix and config,
-   ``daemon off``, one worker, keep-alive upstream of both backends, the same X-Forwarded-*
-   headers added).
+2. Starts the proxies: ecsemu's engine as users get it (this file with ``--serve-engine``, its
+   own process, uvloop when installed, llhttp parsing, round robin over both backends, health
+   checks on); with ``--asyncio`` the same engine on asyncio's loop (a reference, no goal);
+   nginx (its own instance: temporary prefix and config, ``daemon off``, one worker,
+   keep-alive upstream of both backends, the same X-Forwarded-* headers added); and
+   MiniStack's ALB data plane when an interpreter with ``ministack`` is found
+   (``--ministack-python``, else this interpreter): its gateway bound to 127.0.0.1, a load
+   balancer, an ``ip`` target group of both backends and a port-80 listener created through
+   its ELBv2 API, requests addressed with ``Host: bench.alb.localhost``.
 3. Measures with ``wrk`` (``--threads``/``--connections``, ``--seconds`` each, after a short
    warm-up) one backend directly (the ceiling), then each proxy, in ``--rounds`` alternating
    rounds; the medians are reported (the machine may be shared: alternation spreads the noise).
 4. Prints requests/s and p50/p99 latency of each, the ratios, and PASS/MISS for the goals:
-   ecsemu >= 0.8 x nginx's requests/s, and ecsemu's p99 <= nginx's p99 + 2 ms.
+   ecsemu >= 0.4 x nginx's requests/s on one core, ecsemu's p99 <= nginx's p99 + 2 ms, and
+   ecsemu ahead of MiniStack (when measured).
 
 Vocabulary
 ----------
 proxy under test
-    ecsemu's engine process or nginx's worker: pinned to the first CPU (with two CPUs or more)
-    while wrk and the backends share the others, so both proxies get exactly the same machine:
-    one core, as a single CPython thread and a single nginx worker each use.
+    ecsemu's engine process, nginx's worker or MiniStack's server: pinned to the first CPU (with
+    two CPUs or more) while wrk and the backends share the others, so every proxy gets exactly
+    the same machine: one core, as a single CPython thread and a single nginx worker each use.
 
 Invariants
 ----------
@@ -63,7 +69,10 @@ HOST = "127.0.0.1"
 READY_DEADLINE_S = 30.0
 STOP_DEADLINE_S = 5.0
 WARMUP_S = 2
-RPS_GOAL_RATIO = 0.8
+RPS_GOAL_RATIO = 0.4
+GOAL = "ecsemu"
+MINISTACK = "ministack (ALB)"
+MINISTACK_HOST = "bench.alb.localhost"
 P99_GOAL_SLACK_MS = 2.0
 
 
@@ -108,7 +117,7 @@ def run_backend(name: str) -> None:
 # --------------------------------------------------------------------------- engine process
 
 
-def run_engine(targets: list[int], use_uvloop: bool, fast_path: bool) -> None:
+def run_engine(targets: list[int], asyncio_loop: bool) -> None:
     sys.path.insert(0, str(REPO_ROOT))
     from ecsemu.lb import (  # noqa: PLC0415 - only the engine's own process needs ecsemu
         Forward,
@@ -119,17 +128,10 @@ def run_engine(targets: list[int], use_uvloop: bool, fast_path: bool) -> None:
         RuleSpec,
         TargetGroupSpec,
         TargetSpec,
-        fastpath,
     )
 
-    loop_factory = None
-    if use_uvloop:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415 - optional, asked for
-
-        loop_factory = uvloop.new_event_loop
-    if fast_path and not fastpath.available():
-        sys.exit("the compiled fast path is not built or is switched off (pip install -e . builds it)")
-    engine = LoadBalancerEngine(loop_factory=loop_factory, fast_path=fast_path)
+    # The default loop is the one users get: uvloop's when it is installed.
+    engine = LoadBalancerEngine(loop_factory=asyncio.new_event_loop if asyncio_loop else None)
     engine.start()
     group = TargetGroupSpec(
         arn="tg",
@@ -284,6 +286,8 @@ def run_wrk(
 ) -> Result:
     url = f"http://{HOST}:{port}/"
     base = ["wrk", f"-t{args.threads}", f"-c{args.connections}", "--latency", "--timeout", "5s"]
+    if name == MINISTACK:
+        base += ["-H", f"Host: {MINISTACK_HOST}"]
     warmup = processes.spawn([*base, f"-d{WARMUP_S}s", url], cpus=cpus, stdin=subprocess.DEVNULL)
     warmup.communicate(timeout=WARMUP_S + 30)
     before = cpu_seconds(measured)
@@ -314,6 +318,41 @@ def start_nginx(processes: Processes, prefix: Path, backends: list[int], cpus: s
         for child in _children(nginx.pid):
             with contextlib.suppress(OSError):
                 os.sched_setaffinity(child, cpus)
+    return port
+
+
+def ministack_python(args: argparse.Namespace) -> str | None:
+    """An interpreter that can import ministack, or None."""
+    python = args.ministack_python or sys.executable
+    found = subprocess.run([python, "-c", "import ministack.app"], capture_output=True, check=False)
+    return python if found.returncode == 0 else None
+
+
+def start_ministack(processes: Processes, python: str, backends: list[int], cpus: set[int] | None) -> int:
+    """MiniStack's gateway on 127.0.0.1, with an ALB forwarding to both backends."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = int(probe.getsockname()[1])
+    env = {**os.environ, "BIND_HOST": HOST, "GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [python, "-c", "from ministack.app import main; main()"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=env,
+    )
+    processes.started.append(process)  # type: ignore[arg-type]
+    if cpus:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(process.pid, cpus)
+    wait_port(port)
+    import boto3  # noqa: PLC0415 - only this peer needs it
+
+    elb = boto3.client("elbv2", endpoint_url=f"http://{HOST}:{port}", region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    lb = elb.create_load_balancer(Name=MINISTACK_HOST.split(".", maxsplit=1)[0], Subnets=["subnet-1"])["LoadBalancers"][0]
+    tg = elb.create_target_group(Name="bench", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="ip")
+    tg_arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": HOST, "Port": p} for p in backends])
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg_arn}])
     return port
 
 
@@ -348,15 +387,20 @@ def measure(args: argparse.Namespace) -> list[Result]:
             backends.append(read_port(process, f"backend {name}"))
         targets: dict[str, int] = {"direct (one backend)": backends[0]}
         pids: dict[str, list[int]] = {"direct (one backend)": [processes.started[0].pid]}
-        variants = [("fast path", []), *([("python", ["--python-only"])] if args.python_engine else [])]
-        if args.uvloop:
-            variants.append(("python, uvloop", ["--python-only", "--use-uvloop"]))
+        variants = [(GOAL, []), *([("ecsemu (asyncio loop)", ["--asyncio-loop"])] if args.asyncio else [])]
         for label, flags in variants:
             python = args.engine_python or sys.executable
             argv = [python, str(Path(__file__).resolve()), "--serve-engine", ",".join(map(str, backends)), *flags]
             engine = processes.spawn(argv, cpus=proxy_cpus)
-            targets[f"ecsemu ({label})"] = read_port(engine, "ecsemu engine")
-            pids[f"ecsemu ({label})"] = [engine.pid]
+            targets[label] = read_port(engine, "ecsemu engine")
+            pids[label] = [engine.pid]
+        peer = ministack_python(args)
+        if peer is None:
+            print("MiniStack: not measured (no interpreter imports ministack: pip install ministack, "
+                  "then --ministack-python)", file=sys.stderr)
+        else:
+            targets[MINISTACK] = start_ministack(processes, peer, backends, proxy_cpus)
+            pids[MINISTACK] = [processes.started[-1].pid]
         with tempfile.TemporaryDirectory(prefix="ecsemu-nginx-") as tmp:
             targets["nginx"] = start_nginx(processes, Path(tmp), backends, proxy_cpus)
             nginx_master = processes.started[-1].pid
@@ -393,7 +437,7 @@ def report(results: list[Result], as_json: bool) -> int:
         )
     lines.append("")
     for r in results:
-        if r.name != "ecsemu (fast path)":  # the goal is the listener users get; the others inform
+        if r.name != GOAL:  # the goal is the listener users get; the others inform
             if r.name.startswith("ecsemu"):
                 lines.append(f"{r.name}: {r.requests_per_s / nginx.requests_per_s:.2f}x nginx req/s (reference, no goal)")
             continue
@@ -407,6 +451,14 @@ def report(results: list[Result], as_json: bool) -> int:
             f"({'PASS' if p99_ok else 'MISS'}); {r.requests_per_s / by_name['direct (one backend)'].requests_per_s:.2f}x direct; "
             f"CPU per request {r.cpu_us_per_request / nginx.cpu_us_per_request:.1f}x nginx's"
         )
+        if MINISTACK in by_name:
+            peer = by_name[MINISTACK]
+            ahead = r.requests_per_s > peer.requests_per_s
+            verdicts[r.name]["ahead_of_ministack"] = ahead
+            lines.append(
+                f"{r.name}: {r.requests_per_s / peer.requests_per_s:.1f}x MiniStack's ALB req/s "
+                f"({'PASS' if ahead else 'MISS'}: goal ahead of it); p99 {r.p99_ms:.2f} ms vs {peer.p99_ms:.2f} ms"
+            )
     failed = [r.name for r in results if r.errors or r.non_2xx]
     if as_json:
         print(json.dumps({"results": [asdict(r) for r in results], "verdicts": verdicts, "failed": failed}, indent=2))
@@ -424,21 +476,19 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="measurements per target, alternating; medians shown")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin the proxy to its own CPU")
-    parser.add_argument("--python-engine", action=argparse.BooleanOptionalAction, default=True,
-                        help="also measure the pure-Python reference engine (ECSEMU_LB_FASTPATH=0)")
-    parser.add_argument("--uvloop", action="store_true", help="also measure the Python engine on uvloop (needs it)")
-    parser.add_argument("--engine-python", help="interpreter for the engine process (e.g. a venv with uvloop)")
+    parser.add_argument("--asyncio", action="store_true", help="also measure the engine on asyncio's own loop")
+    parser.add_argument("--engine-python", help="interpreter for the engine process (default: this one)")
+    parser.add_argument("--ministack-python", help="an interpreter with ministack installed (default: this one)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--serve-engine", help=argparse.SUPPRESS)
-    parser.add_argument("--use-uvloop", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--python-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--asyncio-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.backend:
         run_backend(args.backend)
         return
     if args.serve_engine:
-        run_engine([int(p) for p in args.serve_engine.split(",")], args.use_uvloop, fast_path=not args.python_only)
+        run_engine([int(p) for p in args.serve_engine.split(",")], args.asyncio_loop)
         return
     sys.exit(report(measure(args), args.json))
 

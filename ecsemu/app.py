@@ -26,6 +26,7 @@ from ecsemu.services.ecs.base import Settings
 from ecsemu.services.ecs.provider import EcsProvider
 from ecsemu.services.elbv2.provider import Elbv2Provider
 from ecsemu.services.elbv2.service_link import Elbv2ServiceLink
+from ecsemu.state.files import DataDirectoryError, private_directory, private_file, write_private_text
 from ecsemu.state.mapping import StoreMapping
 from ecsemu.state.store import Store
 
@@ -37,9 +38,14 @@ class HttpServer:
     build time so the port is known before serving; ``run`` blocks until ``shutdown``."""
 
     THREADS = 8
+    MAX_BODY_BYTES = 4 * 1024 * 1024
+    """What waitress buffers of one request at most (it answers 413 beyond); the protocols'
+    own bounds are lower and answered in AWS's shape."""
 
     def __init__(self, host: str, port: int, app: Any) -> None:
-        self._server = create_server(app, host=host, port=port, threads=self.THREADS, ident="ecsemu")
+        self._server = create_server(
+            app, host=host, port=port, threads=self.THREADS, ident="ecsemu", max_request_body_size=self.MAX_BODY_BYTES
+        )
         self.host = host
         self.port = int(self._server.effective_port)
 
@@ -68,11 +74,24 @@ def instance_namespace(config: Config) -> str:
     """
     if config.ephemeral:
         return "e-" + secrets.token_hex(6)
-    path = config.data_dir / "instance-id"
+    path = private_directory(config.data_dir) / "instance-id"
     if not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("d-" + secrets.token_hex(6) + "\n")
-    return path.read_text().strip()
+        write_private_text(path, "d-" + secrets.token_hex(6) + "\n")
+    else:
+        private_file(path)
+    try:
+        return path.read_text().strip()
+    except OSError as error:
+        raise DataDirectoryError(f"{path}: {error.strerror or error}") from error
+
+
+def answered_hosts(config: Config) -> tuple[str, ...]:
+    """The Host names answered besides loopback and localhost: ``--allowed-host``'s, and the
+    address ecsemu was told to listen on unless it is a wildcard (a page cannot make a browser
+    send that name without being served from it)."""
+    if config.host.strip() in ("", "0.0.0.0", "::", "[::]", "*"):
+        return config.allowed_hosts
+    return (*config.allowed_hosts, config.host)
 
 
 def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
@@ -123,7 +142,10 @@ class Emulator:
         )
         providers: list[Any] = [EcsProvider(store, settings), elbv2]
         gateway = GatewayConfig(
-            default_account=config.account_id, default_region=config.region, runtime_name=runtime.name
+            default_account=config.account_id,
+            default_region=config.region,
+            runtime_name=runtime.name,
+            allowed_hosts=answered_hosts(config),
         )
         simulated = runtime if isinstance(runtime, SimulatedRuntime) else None
         engine = LoadBalancerEngine(
@@ -137,6 +159,7 @@ class Emulator:
             reset=store.reset,
             simulated_targets=simulated,
             bound_listeners=load_balancers.bound_listeners,
+            consistent=store.snapshot,
         )
         server = HttpServer(config.host, config.port, app)
         return cls(config, store, runtime, reconciler, server, load_balancers)

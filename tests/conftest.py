@@ -89,7 +89,7 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture
 def endpoint(emulator: Emulator) -> Iterator[str]:
     yield emulator.endpoint
-    requests.post(f"{emulator.endpoint}/_ecsemu/reset", timeout=10)
+    requests.post(f"{emulator.endpoint}/_ecsemu/reset", json={}, timeout=10)
 
 
 @pytest.fixture
@@ -173,6 +173,6 @@ def docker_emulator() -> Iterator[Emulator]:
 def docker_ecs(docker_emulator: Emulator) -> Iterator[Any]:
     """A boto3 ECS client for the Docker-backed emulator; the test's containers are gone after it."""
     yield client("ecs", docker_emulator.endpoint)
-    requests.post(f"{docker_emulator.endpoint}/_ecsemu/reset", timeout=10)
+    requests.post(f"{docker_emulator.endpoint}/_ecsemu/reset", json={}, timeout=10)
     docker_emulator.reconciler.nudge()
     wait_until(lambda: not docker_emulator.runtime.observe(), timeout=60, what="the test's containers to be removed")

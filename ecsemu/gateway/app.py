@@ -10,6 +10,17 @@ unsigned, by which service knows the ``Action``. Each request's account and regi
 its SigV4 credential scope. The gateway is the only place that knows both
 HTTP and services; it never writes state itself except through ``/_ecsemu/reset``.
 
+One call, one snapshot: every provider call runs inside ``consistent()`` (the store's
+``snapshot``), so all the records a call reads are of one revision — a count is never read
+from a different moment than the records it counts, and a writing call answers with what it
+wrote.
+
+Browser safety (``browser.py``): a request whose ``Host`` is not loopback, ``localhost`` or an
+allowed name, or whose ``Origin`` is foreign, is refused 403 (AWS requests with an AWS-shaped
+``AccessDeniedException``/``AccessDenied`` in their own protocol, admin requests with a JSON
+``{"error"}``); a state-changing admin request without ``Content-Type: application/json`` is
+refused 415; no answer carries an ``Access-Control-Allow-*`` header.
+
 Admin endpoints (not AWS): ``GET /_ecsemu/health``, ``POST /_ecsemu/reset``,
 ``GET /_ecsemu/listeners`` (every ELBv2 listener with the address and port the load balancer
 really bound for it: ``Port`` when it was free, another one otherwise), and the
@@ -21,9 +32,13 @@ pass or fail their health checks from the next check on; 404 for an unknown task
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol, runtime_checkable
@@ -33,13 +48,16 @@ from flask import Flask, request
 from ecsemu import __version__
 from ecsemu.context import RequestContext
 from ecsemu.errors import AwsError, ServerError
+from ecsemu.gateway.browser import Refusal, RequestGuard, without_cors_grants
 from ecsemu.protocol import json_protocol, query_protocol
 from ecsemu.protocol.sigv4 import account_for, read_caller
 from ecsemu.protocol.validation import load_shapes_document, validate_input
 
 log = logging.getLogger(__name__)
+api_log = logging.getLogger("ecsemu.api")
 
 DEFAULT_REGION = "us-east-1"
+MAX_AWS_BODY_BYTES = max(json_protocol.MAX_BODY_BYTES, query_protocol.MAX_FORM_BYTES)
 
 
 class SimulatedTargets(Protocol):
@@ -76,6 +94,7 @@ class GatewayConfig:
     default_region: str = DEFAULT_REGION
     runtime_name: str = "simulated"
     validate: bool = True
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback and localhost
 
 
 @dataclass(frozen=True)
@@ -99,8 +118,14 @@ AwsAnswer = tuple[int, list[tuple[str, str]], bytes]
 class AwsHandler:
     """Answers AWS API requests: JSON protocols by ``X-Amz-Target``, query protocols by form."""
 
-    def __init__(self, providers: Sequence[JsonProvider | QueryProvider], config: GatewayConfig) -> None:
+    def __init__(
+        self,
+        providers: Sequence[JsonProvider | QueryProvider],
+        config: GatewayConfig,
+        consistent: Callable[[], AbstractContextManager[None]] = nullcontext,
+    ) -> None:
         self.config = config
+        self.consistent = consistent
         self.query_providers = [p for p in providers if isinstance(p, QueryProvider)]
         json_providers = [p for p in providers if not isinstance(p, QueryProvider)]
         self.by_prefix = {p.target_prefix: p for p in json_providers}
@@ -115,13 +140,36 @@ class AwsHandler:
             request_id=request_id,
         )
 
+    def _is_query(self, request: AwsRequest) -> bool:
+        return not request.target and bool(self.query_providers) and request.mimetype == query_protocol.FORM_CONTENT_TYPE
+
+    def refuse(self, request: AwsRequest, refusal: Refusal) -> AwsAnswer:
+        """The browser-safety refusal of ``request``, in its own protocol (nothing is parsed)."""
+        request_id = str(uuid.uuid4())
+        if self._is_query(request):
+            error = AwsError(refusal.message, code="AccessDenied", status_code=refusal.status)
+            error.sender_fault = True
+            provider = self.by_signing_name.get(read_caller(request.authorization).service or "")
+            service = query_protocol.query_service((provider or self.query_providers[0]).service)
+            body = query_protocol.serialize_error(error, request_id, service.namespace)
+            return refusal.status, [("Content-Type", query_protocol.XML_CONTENT_TYPE), ("x-amzn-RequestId", request_id)], body
+        error = AwsError(refusal.message, code="AccessDeniedException", status_code=refusal.status)
+        error.sender_fault = True
+        json_provider = self.by_prefix.get(request.target.partition(".")[0])
+        version = json_provider.json_version if json_provider else "1.1"
+        headers = [("Content-Type", json_protocol.content_type(version)), ("x-amzn-RequestId", request_id)]
+        return refusal.status, headers, json_protocol.serialize_error(error)
+
     def handle(self, request: AwsRequest) -> AwsAnswer:
         request_id = str(uuid.uuid4())
-        if not request.target and self.query_providers and request.mimetype == query_protocol.FORM_CONTENT_TYPE:
+        if self._is_query(request):
             return self.handle_query(request, request_id)
+        started = time.perf_counter()
         target = request.target
         provider = self.by_prefix.get(target.partition(".")[0])
         version = provider.json_version if provider else "1.1"
+        operation: str | None = None
+        code = ""
         try:
             if provider is None:
                 raise json_protocol.UnknownOperationException("")
@@ -131,13 +179,15 @@ class AwsHandler:
             params = json_protocol.parse_body(request.content_type, request.body)
             if self.config.validate:
                 validate_input(provider.service, operation, params)
-            result = provider.handle(self._context(request.authorization, request_id), operation, params)
+            with self.consistent():
+                result = provider.handle(self._context(request.authorization, request_id), operation, params)
             body, status = json_protocol.serialize_result(result), 200
         except AwsError as error:
-            body, status = json_protocol.serialize_error(error), error.status_code
+            body, status, code = json_protocol.serialize_error(error), error.status_code, error.code
         except Exception:
             log.exception("unexpected failure in %s", target)
-            body, status = json_protocol.serialize_error(ServerError("Internal failure.")), 500
+            body, status, code = json_protocol.serialize_error(ServerError("Internal failure.")), 500, "InternalFailure"
+        log_call(provider.service if provider else "?", operation or target or "?", status, started, code)
         return status, [("Content-Type", json_protocol.content_type(version)), ("x-amzn-RequestId", request_id)], body
 
     def _query_provider_for(self, action: str) -> tuple[QueryProvider, query_protocol.QueryService] | None:
@@ -148,6 +198,8 @@ class AwsHandler:
         return None
 
     def handle_query(self, request: AwsRequest, request_id: str) -> AwsAnswer:
+        started = time.perf_counter()
+        code = ""
         caller = read_caller(request.authorization)
         provider = self.by_signing_name.get(caller.service or "")
         service = query_protocol.query_service(provider.service) if provider else None
@@ -166,13 +218,17 @@ class AwsHandler:
             params = service.parse(action, form)
             if self.config.validate:
                 validate_input(provider.service, action, params)
-            result = provider.handle(self._context(request.authorization, request_id), action, params)
+            with self.consistent():
+                result = provider.handle(self._context(request.authorization, request_id), action, params)
             body, status = service.serialize_result(action, result, request_id), 200
         except AwsError as error:
             body, status = self._query_error(error, service, request_id)
+            code = error.code
         except Exception:
             log.exception("unexpected failure in %s", action or "a query request")
             body, status = self._query_error(ServerError("Internal failure."), service, request_id)
+            code = "InternalFailure"
+        log_call(provider.service if provider else "?", action or "?", status, started, code)
         return status, [("Content-Type", query_protocol.XML_CONTENT_TYPE), ("x-amzn-RequestId", request_id)], body
 
     def _query_error(
@@ -183,28 +239,62 @@ class AwsHandler:
         return service.serialize_error(error, request_id)
 
 
+def log_call(service: str, operation: str, status: int, started: float, code: str) -> None:
+    """One INFO line per AWS call on the ``ecsemu.api`` logger: service, operation, status,
+    milliseconds and the error code; the same as fields for ``--log-format json``."""
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if not api_log.isEnabledFor(logging.INFO):
+        return
+    fields = {"service": service, "operation": operation, "status": status, "ms": round(elapsed_ms, 1)}
+    if code:
+        fields["error"] = code
+    api_log.info(
+        "%s %s %d %.1fms%s", service, operation, status, elapsed_ms, f" {code}" if code else "", extra={"fields": fields}
+    )
+
+
 class Gateway:
     """The WSGI application: AWS requests (``POST /``) on a plain-WSGI fast path, everything
     else (the admin endpoints) through Flask."""
 
-    def __init__(self, aws: AwsHandler, admin: Flask) -> None:
+    def __init__(self, aws: AwsHandler, admin: Flask, guard: RequestGuard | None = None) -> None:
         self.aws = aws
         self.admin = admin
+        self.guard = guard or RequestGuard()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        refusal = self.guard.refusal(environ)
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO", "/") != "/":
-            return self.admin(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+            if refusal is not None:
+                return self._refuse_admin(refusal, start_response)
+
+            def admin_start_response(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+                return start_response(status, without_cors_grants(headers), *exc_info)
+
+            return self.admin(environ, admin_start_response)
         request = AwsRequest(
             target=environ.get("HTTP_X_AMZ_TARGET", ""),
             content_type=environ.get("CONTENT_TYPE", ""),
             authorization=environ.get("HTTP_AUTHORIZATION"),
-            body=body,
+            body=b"",
             query_string=environ.get("QUERY_STRING", "").encode("latin-1"),
         )
-        status, headers, payload = self.aws.handle(request)
+        if refusal is not None:
+            status, headers, payload = self.aws.refuse(request, refusal)
+        else:
+            # Never more than one byte past the protocols' bound: that byte is enough for them
+            # to answer their AWS-shaped "too large" error.
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_AWS_BODY_BYTES + 1)
+            body = environ["wsgi.input"].read(length) if length > 0 else b""
+            status, headers, payload = self.aws.handle(dataclasses.replace(request, body=body))
         start_response(f"{status} {HTTPStatus(status).phrase}", [*headers, ("Content-Length", str(len(payload)))])
+        return [payload]
+
+    @staticmethod
+    def _refuse_admin(refusal: Refusal, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        payload = json.dumps({"error": refusal.message}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response(f"{refusal.status} {HTTPStatus(refusal.status).phrase}", headers)
         return [payload]
 
 
@@ -214,6 +304,7 @@ def create_app(
     reset: Callable[[], None],
     simulated_targets: SimulatedTargets | None = None,
     bound_listeners: Callable[[], list[dict[str, Any]]] | None = None,
+    consistent: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> Gateway:
     admin = Flask("ecsemu")
 
@@ -252,4 +343,4 @@ def create_app(
             return {"error": str(error.args[0]) if error.args else "not found"}, 404
         return {"taskArn": task_arn, "healthy": healthy, "hostPorts": ports}, 200
 
-    return Gateway(AwsHandler(providers, config), admin)
+    return Gateway(AwsHandler(providers, config, consistent), admin, RequestGuard.allowing(config.allowed_hosts))

@@ -6,7 +6,8 @@ Read in this order
 ``rules``        pure: which rule answers a request (priority order, wildcards, case rules)
 ``balancing``    pure: which target gets it (round robin, least outstanding, fail open, weights)
 ``health``       pure: the health state machine, reason codes, the matcher
-``http1``        pure: incremental HTTP/1.1 parsing and serializing
+``http1``        pure: HTTP/1.1 messages parsed by llhttp (httptools) as events; serializing
+``request_rules`` pure: what nginx refuses beyond the grammar, with nginx's status
 ``forwarding``   pure: the X-Forwarded-* / trace header rewrite, response framing
 ``responses``    pure: the load balancer's own answers (502/503/504 pages, fixed, redirect)
 ``listeners``    binding 127.0.0.1 ports, with fallback

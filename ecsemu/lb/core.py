@@ -20,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 
-from ecsemu.lb.fastpath import FastPath
 from ecsemu.lb.health import CheckResult
 from ecsemu.lb.healthcheck import HealthChecker
 from ecsemu.lb.http_proxy import ClientConnection
@@ -49,7 +47,7 @@ def used_target_groups(snapshot: LbSnapshot) -> set[str]:
 
 
 class EngineCore:
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, port_offset: int = 0, fast_path: bool = False) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, port_offset: int = 0) -> None:
         self.loop = loop
         self.port_offset = port_offset
         self.pool = UpstreamPool(loop)
@@ -57,7 +55,6 @@ class EngineCore:
         self.checker = HealthChecker(loop, self._on_check_result)
         self.subscribers: tuple[HealthListener, ...] = ()
         self.bound_ports: dict[str, int] = {}
-        self.fast = FastPath(loop, self._adopt) if fast_path else None
 
     # ------------------------------------------------------------------ apply
 
@@ -79,8 +76,6 @@ class EngineCore:
             spec = wanted.get(arn)
             if spec is None or spec.port != runtime.requested_port or spec.protocol != runtime.spec.protocol:
                 runtime.close()
-                if self.fast is not None and runtime.fast_id is not None:
-                    self.fast.close_listener(runtime.fast_id)
                 del state.listeners[arn]
             else:
                 runtime.update(spec)
@@ -90,8 +85,6 @@ class EngineCore:
         self.bound_ports = {arn: runtime.bound_port for arn, runtime in state.listeners.items()}
 
         self.checker.sync(self._checked_targets())
-        if self.fast is not None:
-            self.fast.push(state)
         self._publish()
 
     def _addresses(self) -> set[Address]:
@@ -111,8 +104,6 @@ class EngineCore:
         state = self.state
         if spec.protocol == "TCP":
             runtime.server = await self.loop.create_server(lambda: TcpRelay(state, runtime), sock=sock)
-        elif self.fast is not None:
-            runtime.fast_id = self.fast.open_listener(spec.arn, sock, runtime.bound_port, spec.idle_timeout_s)
         else:
             runtime.server = await self.loop.create_server(lambda: ClientConnection(state, runtime), sock=sock)
         state.listeners[spec.arn] = runtime
@@ -124,22 +115,6 @@ class EngineCore:
             )
         else:
             log.info("listener %s listening on 127.0.0.1:%d", spec.arn, runtime.bound_port)
-
-    def _adopt(self, listener_id: int, sock: socket.socket, data: bytes) -> None:
-        """A connection the fast path hands over (with the bytes it read) continues here."""
-        runtime = next((r for r in self.state.listeners.values() if r.fast_id == listener_id), None)
-        if runtime is None:
-            sock.close()
-            return
-        state = self.state
-
-        async def adopt() -> None:
-            try:
-                await self.loop.connect_accepted_socket(lambda: ClientConnection(state, runtime, data), sock)
-            except OSError:
-                sock.close()
-
-        state.spawn(adopt())
 
     def _checked_targets(self) -> dict[TargetKey, tuple[TargetSpec, HealthCheckSpec]]:
         wanted: dict[TargetKey, tuple[TargetSpec, HealthCheckSpec]] = {}
@@ -159,8 +134,6 @@ class EngineCore:
         if runtime is None:
             return
         runtime.record_result(key, result)
-        if self.fast is not None:
-            self.fast.push(self.state)
         self._publish()
 
     def _publish(self) -> None:
@@ -179,8 +152,6 @@ class EngineCore:
 
     async def shutdown(self) -> None:
         state = self.state
-        if self.fast is not None:
-            self.fast.stop()
         for runtime in state.listeners.values():
             if runtime.server is not None:
                 runtime.server.close()

@@ -9,18 +9,18 @@ Usage::
     engine.target_health()             # {(tg_arn, target_id, port): TargetHealth}
     engine.stop()                      # closes every socket and ends the thread
 
-Fast path
----------
-HTTP listeners are served by the compiled fast path (``fastpath``, ``_fastproxy.c``) when it
-is built, unless ``fast_path=False`` or ``ECSEMU_LB_FASTPATH=0``; it hands the requests it does
-not serve to the Python proxy, so behaviour is the same either way.
+Event loop
+----------
+uvloop's when it is installed (``default_loop_factory``), else asyncio's; ``loop_factory``
+chooses another. One HTTP engine serves every HTTP listener (``http_proxy``, parsing with
+llhttp: see ``http1``).
 
 Simulated targets
 -----------------
 ``simulated_health`` (the simulated runtime's ``target_health``) claims the ports of its
 tasks. ``apply`` gives every target at 127.0.0.1 on a claimed port the host ``NO_ADDRESS``
 (``mark_simulated``): the data plane never dials it (the proxy answers 502, as for a target
-nobody listens on; the fast path is never handed it) and the health checker runs the same
+nobody listens on) and the health checker runs the same
 state machine on the runtime's answer instead of a socket probe.
 
 Thread model
@@ -46,7 +46,6 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Final
 
-from ecsemu.lb import fastpath
 from ecsemu.lb.core import EngineCore, HealthListener
 from ecsemu.lb.healthcheck import SimulatedHealth
 from ecsemu.lb.model import NO_ADDRESS, LbSnapshot, TargetHealth, TargetKey
@@ -58,6 +57,16 @@ APPLY_TIMEOUT_S: Final = 10.0
 STOP_TIMEOUT_S: Final = 10.0
 THREAD_NAME: Final = "ecsemu-lb"
 LOOPBACK: Final = "127.0.0.1"
+
+
+def default_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop's loop when uvloop is importable, else asyncio's."""
+    try:
+        import uvloop  # noqa: PLC0415 - optional at run time: asyncio's loop serves without it
+    except ImportError:
+        return asyncio.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def mark_simulated(snapshot: LbSnapshot, simulated_health: SimulatedHealth) -> LbSnapshot:
@@ -79,13 +88,11 @@ class LoadBalancerEngine:
         *,
         port_offset: int = 0,
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
-        fast_path: bool | None = None,
         simulated_health: SimulatedHealth | None = None,
     ) -> None:
         self.port_offset = port_offset
         self.simulated_health = simulated_health
-        self.fast_path = fastpath.available() if fast_path is None else fast_path and fastpath.available()
-        self._loop_factory = loop_factory or asyncio.new_event_loop
+        self._loop_factory = loop_factory or default_loop_factory()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._core: EngineCore | None = None
         self._thread: threading.Thread | None = None
@@ -108,7 +115,7 @@ class LoadBalancerEngine:
         loop = self._loop_factory()
         asyncio.set_event_loop(loop)
         self._loop = loop
-        self._core = EngineCore(loop, port_offset=self.port_offset, fast_path=self.fast_path)
+        self._core = EngineCore(loop, port_offset=self.port_offset)
         self._core.checker.simulated_health = self.simulated_health
         with self._lock:
             self._core.subscribers = self._subscribers
@@ -180,22 +187,14 @@ class LoadBalancerEngine:
         core = self._core
         if core is None:
             return {}
-        counts = core.state.request_counts.copy()
-        if core.fast is not None:
-            for key, sent in core.fast.counters()[1].items():
-                counts[key] = counts.get(key, 0) + sent
-        return counts
+        return core.state.request_counts.copy()
 
     def in_flight(self, tg_arn: str, target_id: str, port: int) -> int:
         """Requests (TCP: connections) to that target not yet completed."""
         core = self._core
         if core is None:
             return 0
-        key = TargetKey(tg_arn, target_id, port)
-        flying = core.state.in_flight.get(key, 0)
-        if core.fast is not None:
-            flying += core.fast.counters()[0].get(key, 0)
-        return flying
+        return core.state.in_flight.get(TargetKey(tg_arn, target_id, port), 0)
 
     def subscribe(self, callback: HealthListener) -> Callable[[], None]:
         """Call ``callback(key)`` on the engine thread whenever a target's reported health changes.

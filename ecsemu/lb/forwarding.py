@@ -12,7 +12,9 @@ Towards the target (as an ALB does, in its default ``append`` mode)
 * ``Host`` and all end-to-end fields pass unchanged; hop-by-hop fields (``Connection`` and the
   fields it names, ``Keep-Alive``, ``Proxy-Connection``, ``TE``, ``Trailer``, ``Upgrade``,
   ``Transfer-Encoding``) are dropped: the proxy speaks HTTP/1.1 with keep-alive to targets and
-  re-frames chunked bodies itself.
+  re-frames chunked bodies itself. ``Connection`` never drops ``Content-Length``,
+  ``Transfer-Encoding`` or ``Host`` (RFC 9110 §7.6.1): a ``Connection: Content-Length`` would
+  otherwise send the body on as a request of its own.
 
 Towards the client
 ------------------
@@ -26,6 +28,7 @@ from __future__ import annotations
 from typing import Final
 
 from ecsemu.lb.http1 import Framing, Header, RequestHead, ResponseHead, serialize_head
+from ecsemu.lb.request_rules import FRAMING_FIELDS
 
 HOP_BY_HOP: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
@@ -51,13 +54,15 @@ def trace_header(existing: bytes | None, trace_id: str) -> bytes:
 
 
 _CONNECTION_OPTIONS: Final = frozenset({b"keep-alive", b"close", b""})
+_NEVER_DROPPED: Final = _CONNECTION_OPTIONS | FRAMING_FIELDS
+"""Connection may name any field but these: the framing and the Host stay (RFC 9110 §7.6.1)."""
 # Every name this module drops or rewrites has one of these lengths: others need no lower().
 _WATCHED_LENGTHS: Final = frozenset({2, 7, 10, 15, 16, 17})
 
 
 def _dropped_names(connection: tuple[bytes, ...]) -> frozenset[bytes]:
     """Hop-by-hop names, plus the fields the Connection header names."""
-    extra = [token for token in connection if token not in _CONNECTION_OPTIONS]
+    extra = [token for token in connection if token not in _NEVER_DROPPED]
     return HOP_BY_HOP.union(extra) if extra else HOP_BY_HOP
 
 
@@ -111,6 +116,9 @@ def client_body_framing(response: ResponseHead, client_http11: bool) -> Framing:
 def client_response_head(response: ResponseHead, *, framing: Framing, client_http11: bool, keep_alive: bool) -> bytes:
     """The response head sent to the client."""
     headers = _end_to_end(response.headers, response.connection)
+    if response.framing is Framing.CHUNKED or response.framing is Framing.UNTIL_CLOSE:
+        # A Content-Length beside a transfer coding does not frame this body: never pass it on.
+        headers = [(n, v) for n, v in headers if len(n) != 14 or n.lower() != b"content-length"]
     if framing is Framing.CHUNKED:
         headers.append((b"Transfer-Encoding", b"chunked"))
     if not keep_alive:

@@ -1,14 +1,18 @@
-"""An incremental HTTP/1.1 parser and the serializers the proxy needs. No I/O.
+"""HTTP/1.1 messages parsed by llhttp (``httptools``), as events; and the serializers. No I/O.
 
 The connection code feeds bytes in (``feed``, ``feed_eof``) and pulls events out
 (``next_event``), in the manner of h11; this module never touches a socket, a clock or the
-event loop, so every framing rule here is tested with plain byte strings.
+event loop, so every framing rule here is tested with plain byte strings. llhttp does the
+parsing; this module turns its callbacks into events, decides the framing from the fields
+llhttp accepted, and applies the rules nginx adds to the grammar (``request_rules``).
 
 Events
 ------
 ``RequestHead`` / ``ResponseHead``
-    The start line and the header fields (names as sent, values stripped), with the body's
-    framing already decided and whether the connection may be kept alive afterwards.
+    The start line and the header fields (names as sent, values without surrounding
+    whitespace), with the body's framing decided and whether the connection may be kept
+    alive afterwards. An absolute-form request target arrives in origin-form, its authority
+    in the ``Host`` field.
 ``Data``
     A piece of body, decoded from its framing (chunk sizes removed).
 ``EndOfMessage``
@@ -16,49 +20,69 @@ Events
 ``NEED_DATA``
     Nothing more until more bytes are fed.
 ``PAUSED``
-    A message is complete; the parser holds any further bytes until the caller starts the
-    next message (``start_next_request`` / ``expect_response``). Pipelined requests wait here.
+    A message is complete; further requests are held until the caller starts the next
+    message (``start_next_request``). Pipelined requests wait here, already parsed.
 ``CLOSED``
     The peer closed the connection cleanly between two messages.
 
-Framing rules (RFC 9112 §6)
----------------------------
-* Request: ``Transfer-Encoding`` whose last coding is ``chunked`` → chunked; any other
-  transfer coding → 501. ``Content-Length`` → that many bytes. Neither → no body. Both →
-  400 (refused, as request smuggling defences do).
-* Response: to HEAD, and for 1xx, 204 and 304 → no body. Chunked as above; any other
-  transfer coding, or neither header → until the connection closes. Otherwise
-  ``Content-Length``.
-* Keep-alive: HTTP/1.1 unless ``Connection: close``; HTTP/1.0 only with
-  ``Connection: keep-alive``. A body delimited by the close never keeps the connection.
+Requests: strict (llhttp's defaults, never a leniency)
+-----------------------------------------------------
+Every line ends in CRLF; a bare LF or CR, a control character, a space or a NUL where the
+grammar has none, a duplicated or invalid ``Content-Length``, ``Content-Length`` beside
+``Transfer-Encoding``, a malformed chunk → 400; the rest of nginx's rules (``request_rules``)
+with nginx's status (400, 405, 414, 501, 505). Sizes as an ALB bounds them: request line
+``MAX_REQUEST_LINE_BYTES`` (414), one field ``MAX_FIELD_BYTES`` and the whole head
+``MAX_HEAD_BYTES`` (400, as nginx answers a head too large). A response's head is bounded by
+``MAX_HEAD_BYTES`` alone (beyond it: 502).
+Framing: ``chunked`` or ``Content-Length`` or no body; the proxy forwards the body in the
+framing decided here and nothing else (it never copies a framing field it did not parse).
 
-Line terminators (RFC 9112 §2.2)
--------------------------------
-* Request: every line of the head, chunk-size line and trailer line ends in CRLF. A CR or
-  LF anywhere else in it (a bare LF ending a line, a bare CR inside one) is refused with 400:
-  a target that read a bare LF as a line ending would otherwise see a field the proxy never
-  saw (a ``Transfer-Encoding`` smuggled past the framing decided here).
-* Response: a line ends in CRLF or in a bare LF, as nginx and curl read targets' answers
-  (many small servers and CGI scripts write bare LFs); so does the data of a chunk. A bare CR
-  (not before the LF) is still an error. What goes on to the client is always re-serialized
-  with CRLF (``serialize_head``, ``chunk``, ``last_chunk``), so no bare LF is passed on.
+Responses: as leniently as nginx reads targets
+----------------------------------------------
+llhttp's response parser with ``RESPONSE_LENIENCIES``: a line (status line, fields, chunk
+lines, trailers) may end in a bare LF; a chunk size may be followed by spaces;
+``Transfer-Encoding: chunked`` wins over a ``Content-Length`` beside it. A bare CR in a field
+is still an error. To HEAD, and for 1xx, 204 and 304 → no body; chunked → chunked; any
+other transfer coding, or no length → until the connection closes. Each response gets a
+parser of its own (``expect_response``); bytes after the response make ``buffered``
+non-zero (the connection is then not reused). What goes on to the client is always
+re-serialized with CRLF.
 
-Errors are :class:`HttpError` with the status a server would answer (400, 431, 501); on a
-response the proxy turns any of them into its own 502. Obsolete line folding is refused, as
-an ALB refuses multi-line headers.
+Errors are :class:`HttpError` with the status to answer; on a response the proxy turns any
+of them into its own 502.
 """
 
 from __future__ import annotations
 
 import enum
-import re
+from collections import deque
 from dataclasses import dataclass, field
-from typing import ClassVar, Final
+from typing import Final
 
+import httptools
+
+from ecsemu.lb.request_rules import (
+    RequestRejected,
+    check_fields,
+    check_transfer_coding,
+    check_version,
+    origin_form,
+    valid_host,
+)
+
+MAX_REQUEST_LINE_BYTES: Final = 16 * 1024
+MAX_FIELD_BYTES: Final = 16 * 1024
 MAX_HEAD_BYTES: Final = 64 * 1024
-"""Request line (or status line) plus header fields; more is answered 431."""
-MAX_CHUNK_LINE_BYTES: Final = 4096
+"""Request line (or status line) plus header fields."""
 Header = tuple[bytes, bytes]
+
+RESPONSE_LENIENCIES: Final = {
+    "lenient_optional_cr_before_lf": True,
+    "lenient_optional_lf_after_cr": True,  # llhttp's name; it is what lets "5\nhello\n" chunk lines through
+    "lenient_chunked_length": True,
+    "lenient_spaces_after_chunk_size": True,
+}
+"""Given to the response parser only; requests are parsed with none."""
 
 
 class HttpError(Exception):
@@ -137,72 +161,6 @@ def header_value(headers: list[Header], name: bytes) -> bytes | None:
     return None
 
 
-# --------------------------------------------------------------------------- head parsing
-
-_BARE_LF_SECTION_END: Final = re.compile(rb"\n\r?\n")
-"""The empty line ending a response head (or trailer section): after a LF, a CRLF or a LF."""
-
-
-def _lines(head: bytes, bare_lf: bool) -> list[bytes]:
-    """The lines of a head, its last line's terminator already removed, without terminators.
-
-    A terminator is CRLF (or, with ``bare_lf``, a LF alone); any other CR or LF is an error.
-    """
-    lines = head.split(b"\r\n")
-    terminators = len(lines) - 1
-    if head.count(b"\n") == terminators and head.count(b"\r") == terminators:
-        return lines
-    if bare_lf:
-        *ended, last = head.split(b"\n")
-        lines = [line[:-1] if line[-1:] == b"\r" else line for line in ended]
-        lines.append(last)
-        if not any(b"\r" in line for line in lines):
-            return lines
-        raise HttpError(502, "bare CR in a response's header lines")
-    raise HttpError(400, "bare CR or LF in a request's header lines")
-
-
-_FRAMING_NAME_LENGTHS: Final = frozenset({10, 14, 17})
-
-
-def _parse_fields(lines: list[bytes]) -> tuple[list[Header], list[bytes], list[bytes], tuple[bytes, ...]]:
-    """Header fields, plus in the same pass the values of Content-Length, the transfer codings
-    (lower-case) and the Connection tokens (lower-case)."""
-    headers: list[Header] = []
-    lengths: list[bytes] = []
-    codings: list[bytes] = []
-    connection: list[bytes] = []
-    for line in lines:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name[0] in b" \t" or name[-1] in b" \t":
-            raise HttpError(400, f"malformed header line {line[:80]!r}")
-        value = value.strip(b" \t")
-        headers.append((name, value))
-        if len(name) in _FRAMING_NAME_LENGTHS:
-            lower = name.lower()
-            if lower == b"content-length":
-                lengths.append(value)
-            elif lower == b"transfer-encoding":
-                codings.extend(c.strip().lower() for c in value.split(b",") if c.strip())
-            elif lower == b"connection":
-                connection.extend(t.strip().lower() for t in value.split(b","))
-    return headers, lengths, codings, tuple(connection)
-
-
-def _content_length(values: list[bytes]) -> int | None:
-    found: int | None = None
-    for value in values:
-        for item in value.split(b","):
-            text = item.strip()
-            if not text.isdigit():
-                raise HttpError(400, f"invalid Content-Length {value!r}")
-            number = int(text)
-            if found is not None and found != number:
-                raise HttpError(400, "conflicting Content-Length values")
-            found = number
-    return found
-
-
 def _keep_alive(http11: bool, tokens: tuple[bytes, ...]) -> bool:
     if not tokens:
         return http11
@@ -211,308 +169,385 @@ def _keep_alive(http11: bool, tokens: tuple[bytes, ...]) -> bool:
     return b"keep-alive" in tokens and b"close" not in tokens
 
 
-def _version(text: bytes) -> bool:
-    """True for HTTP/1.1 (or a later 1.x), False for HTTP/1.0."""
-    if text == b"HTTP/1.1":
-        return True
-    if text == b"HTTP/1.0":
-        return False
-    if text.startswith(b"HTTP/1.") and text[7:].isdigit():
-        return True
-    raise HttpError(505 if text.startswith(b"HTTP/") else 400, f"unsupported HTTP version {text[:20]!r}")
+def _tokens(value: bytes) -> list[bytes]:
+    return [t.strip(b" \t").lower() for t in value.split(b",")]
 
 
-def parse_request_head(head: bytes) -> RequestHead:
-    """``head``: the request line and fields, CRLF between them, no final CRLF."""
-    lines = _lines(head, bare_lf=False)
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[0] or not parts[1]:
-        raise HttpError(400, f"malformed request line {lines[0][:80]!r}")
-    method, target, version = parts
-    http11 = _version(version)
-    headers, lengths, codings, connection = _parse_fields(lines[1:])
-    length = _content_length(lengths) if lengths else None
-    if codings:
-        if length is not None:
-            raise HttpError(400, "both Transfer-Encoding and Content-Length")
-        if codings[-1] != b"chunked":
-            raise HttpError(501, "unsupported transfer coding")
-        framing, length = Framing.CHUNKED, 0
-    elif length:
-        framing = Framing.LENGTH
-    else:
-        framing, length = Framing.NONE, 0
-    return RequestHead(method, target, http11, headers, _keep_alive(http11, connection), framing, length, connection)
+_HEAD_GUESS: Final = 256
+"""What a queued head counts towards ``buffered``."""
 
 
-def parse_response_head(head: bytes, request_method: bytes) -> ResponseHead:
-    """``head``: the status line and fields, each line ended by CRLF or a bare LF but the last."""
-    lines = _lines(head, bare_lf=True)
-    version, _, rest = lines[0].partition(b" ")
-    status_text, _, reason = rest.partition(b" ")
-    if len(status_text) != 3 or not status_text.isdigit():
-        raise HttpError(502, f"malformed status line {lines[0][:80]!r}")
-    status = int(status_text)
-    http11 = _version(version)
-    headers, lengths, codings, connection = _parse_fields(lines[1:])
-    keep_alive = _keep_alive(http11, connection)
-    if request_method == b"HEAD" or status < 200 or status in (204, 304):
-        return ResponseHead(status, reason, http11, headers, keep_alive, Framing.NONE, 0, connection)
-    if codings:
-        if codings[-1] == b"chunked":
-            return ResponseHead(status, reason, http11, headers, keep_alive, Framing.CHUNKED, 0, connection)
-        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE, 0, connection)
-    length = _content_length(lengths) if lengths else None
-    if length is None:
-        return ResponseHead(status, reason, http11, headers, False, Framing.UNTIL_CLOSE, 0, connection)
-    framing = Framing.LENGTH if length else Framing.NONE
-    return ResponseHead(status, reason, http11, headers, keep_alive, framing, length, connection)
+class _Parser:
+    """What both parsers share: the event queue, the head's fields and its size bounds."""
 
+    __slots__ = (
+        "_eof",
+        "_error",
+        "_events",
+        "_fields",
+        "_head_bytes",
+        "_in_head",
+        "_queued",
+        "_trailers",
+        "error_status",
+        "max_field",
+    )
 
-# --------------------------------------------------------------------------- the parser
-
-
-class _State(enum.Enum):
-    HEAD = 0
-    LENGTH = 1
-    CHUNK_SIZE = 2
-    CHUNK_DATA = 3
-    CHUNK_END = 4
-    TRAILERS = 5
-    UNTIL_CLOSE = 6
-    DONE = 7
-
-
-class _MessageParser:
-    """Shared body machinery; subclasses parse their own start line."""
-
-    __slots__ = ("_buf", "_eof", "_pending_end", "_remaining", "_state", "max_head")
-
-    bare_lf: ClassVar[bool] = False
-    """Whether a LF alone ends a line (responses), or only CRLF does (requests)."""
-
-    def __init__(self, max_head: int = MAX_HEAD_BYTES) -> None:
-        self._buf = bytearray()
-        self._state = _State.HEAD
-        self._remaining = 0
+    def __init__(self, error_status: int, max_field: int) -> None:
+        self._events: deque[Event] = deque()
+        self._queued = 0
+        self._error: HttpError | None = None
         self._eof = False
-        self._pending_end = False
-        self.max_head = max_head
+        self._fields: list[Header] = []
+        self._trailers: list[Header] = []
+        self._head_bytes = 0
+        self._in_head = False
+        self.error_status = error_status
+        """Status of a size error: 400 for a client's request, 502 for a target's response."""
+        self.max_field = max_field
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return self._queued
 
-    @property
-    def at_message_start(self) -> bool:
-        """Waiting for a head with nothing of it received yet."""
-        return self._state is _State.HEAD and not self._buf
+    def _push(self, event: Event, size: int) -> None:
+        self._events.append(event)
+        self._queued += size
+
+    def _pop(self) -> Event:
+        event = self._events.popleft()
+        if isinstance(event, Data):
+            self._queued -= len(event.data)
+        elif not isinstance(event, EndOfMessage):
+            self._queued -= _HEAD_GUESS
+        return event
+
+    def _begin_head(self) -> None:
+        self._fields = []
+        self._trailers = []
+        self._head_bytes = 0
+        self._in_head = True
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        value = value.rstrip(b" \t")  # llhttp drops the whitespace before a value, not after
+        size = len(name) + len(value) + 4
+        if size > self.max_field:
+            raise HttpError(self.error_status, "header field too large")
+        if not self._in_head:
+            self._trailers.append((name, value))
+            return
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise HttpError(self.error_status, "header section too large")
+        self._fields.append((name, value))
+
+    def _guard_head(self, fed: int) -> None:
+        """Bytes of a head that spans reads count whole: a field that never ends is bounded."""
+        if self._in_head:
+            self._head_bytes += fed
+            if self._head_bytes > MAX_HEAD_BYTES + MAX_FIELD_BYTES and self._error is None:
+                self._error = HttpError(self.error_status, "header section too large")
+
+
+class RequestParser(_Parser):
+    """Parses the requests a client sends on one connection; hands them out one at a time."""
+
+    __slots__ = ("_in_message", "_parser", "_url", "_waiting")
+
+    def __init__(self) -> None:
+        super().__init__(400, MAX_FIELD_BYTES)
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._waiting = False
+        self._in_message = False
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
+        if self._error is not None or not data:
+            return
+        head_before = self._in_head
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            # An Upgrade request (with no body: see on_headers_complete) is an ordinary one
+            # here, since the proxy drops Upgrade; parsing goes on after its head.
+            self._parser = httptools.HttpRequestParser(self)
+            self.feed(data[int(upgrade.args[0]) :])
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            if isinstance(cause, HttpError | RequestRejected):
+                self._error = HttpError(cause.status, str(cause))
+            else:
+                self._error = HttpError(400, str(error))
+        except httptools.HttpParserError as error:
+            self._error = HttpError(self._status_of(error), str(error))
+        if head_before:
+            self._guard_head(len(data))
+
+    def _status_of(self, error: httptools.HttpParserError) -> int:
+        text = str(error)
+        if "Transfer-Encoding" in text and "Content-Length" not in text:
+            seen = any(n.lower() == b"transfer-encoding" for n, _ in self._fields)
+            return 400 if seen else 501
+        if "HTTP version" in text:
+            return 505
+        return 400
 
     def feed_eof(self) -> None:
         self._eof = True
 
-    def _head(self, head: bytes) -> Event:
-        raise NotImplementedError
-
-    def _section_end(self) -> tuple[int, int]:
-        """Where the head (or trailer section) at the front of the buffer ends: the length of
-        its lines without the last terminator, and of the whole section; (-1, -1) if not yet."""
-        buf = self._buf
-        if self.bare_lf:
-            found = _BARE_LF_SECTION_END.search(buf)
-            if found is None:
-                return -1, -1
-            end = found.start()
-            return (end - 1 if end and buf[end - 1] == 13 else end), found.end()
-        end = buf.find(b"\r\n\r\n")
-        return (end, end + 4) if end >= 0 else (-1, -1)
-
-    def _line_end(self) -> tuple[int, int]:
-        """Where the line at the front of the buffer ends: its length without the terminator
-        and with it; (-1, -1) if not yet."""
-        buf = self._buf
-        if self.bare_lf:
-            end = buf.find(b"\n")
-            if end < 0:
-                return -1, -1
-            return (end - 1 if end and buf[end - 1] == 13 else end), end + 1
-        end = buf.find(b"\r\n")
-        return (end, end + 2) if end >= 0 else (-1, -1)
-
-    def _start_body(self, framing: Framing, length: int) -> None:
-        if framing is Framing.LENGTH:
-            self._state, self._remaining = _State.LENGTH, length
-        elif framing is Framing.CHUNKED:
-            self._state = _State.CHUNK_SIZE
-        elif framing is Framing.UNTIL_CLOSE:
-            self._state = _State.UNTIL_CLOSE
-        else:
-            self._state = _State.DONE
-
-    def _take(self, limit: int) -> bytes:
-        buf = self._buf
-        if len(buf) <= limit:
-            data = bytes(buf)
-            buf.clear()
-        else:
-            data = bytes(buf[:limit])
-            del buf[:limit]
-        return data
-
     def next_event(self) -> Event:
-        state = self._state
-        buf = self._buf
-        if state is _State.HEAD:
-            end, consumed = self._section_end()
-            if end < 0:
-                if len(buf) > self.max_head:
-                    raise HttpError(431, "header section too large")
-                if self._eof:
-                    if buf.strip(b"\r\n"):
-                        raise HttpError(400, "connection closed inside a message head")
-                    return CLOSED
-                return NEED_DATA
-            if end > self.max_head:
-                raise HttpError(431, "header section too large")
-            head = bytes(buf[:end])
-            del buf[:consumed]
-            return self._head(head)
-        if state is _State.LENGTH:
-            if buf:
-                data = self._take(self._remaining)
-                self._remaining -= len(data)
-                if not self._remaining:
-                    self._state = _State.DONE
-                    self._pending_end = True
-                return Data(data)
-            if self._eof:
-                raise HttpError(400, "connection closed inside a body")
-            return NEED_DATA
-        if state is _State.DONE:
-            if self._pending_end:
-                self._pending_end = False
-                return EndOfMessage()
+        if self._waiting:
             return PAUSED
-        if state is _State.CHUNK_SIZE:
-            end, consumed = self._line_end()
-            if end < 0:
-                if len(buf) > MAX_CHUNK_LINE_BYTES:
-                    raise HttpError(400, "chunk size line too long")
-                if self._eof:
-                    raise HttpError(400, "connection closed inside a chunked body")
-                return NEED_DATA
-            line = bytes(buf[:end])
-            del buf[:consumed]
-            if b"\r" in line or b"\n" in line:
-                raise HttpError(400, "bare CR or LF in a chunk size line")
-            size_text = line.partition(b";")[0].strip(b" \t")
-            if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
-                raise HttpError(400, f"invalid chunk size {size_text[:20]!r}")
-            size = int(size_text, 16)
-            if size == 0:
-                self._state = _State.TRAILERS
-            else:
-                self._state, self._remaining = _State.CHUNK_DATA, size
-            return self.next_event()
-        if state is _State.CHUNK_DATA:
-            if buf:
-                data = self._take(self._remaining)
-                self._remaining -= len(data)
-                if not self._remaining:
-                    self._state = _State.CHUNK_END
-                return Data(data)
-            if self._eof:
-                raise HttpError(400, "connection closed inside a chunked body")
-            return NEED_DATA
-        if state is _State.CHUNK_END:
-            if self.bare_lf and buf[:1] == b"\n":
-                del buf[:1]
-                self._state = _State.CHUNK_SIZE
-                return self.next_event()
-            if len(buf) < 2:
-                if self._eof:
-                    raise HttpError(400, "connection closed inside a chunked body")
-                return NEED_DATA
-            if buf[:2] != b"\r\n":
-                raise HttpError(400, "chunk data not followed by a line end")
-            del buf[:2]
-            self._state = _State.CHUNK_SIZE
-            return self.next_event()
-        if state is _State.TRAILERS:
-            empty = 2 if buf[:2] == b"\r\n" else 1 if self.bare_lf and buf[:1] == b"\n" else 0
-            if empty:
-                del buf[:empty]
-                self._state = _State.DONE
-                return EndOfMessage()
-            end, consumed = self._section_end()
-            if end < 0:
-                if len(buf) > self.max_head:
-                    raise HttpError(431, "trailer section too large")
-                if self._eof:
-                    raise HttpError(400, "connection closed inside trailers")
-                return NEED_DATA
-            trailers = _parse_fields(_lines(bytes(buf[:end]), self.bare_lf))[0]
-            del buf[:consumed]
-            self._state = _State.DONE
-            return EndOfMessage(trailers)
-        # UNTIL_CLOSE
-        if buf:
-            return Data(self._take(len(buf)))
+        if self._events:
+            event = self._pop()
+            if isinstance(event, EndOfMessage):
+                self._waiting = True
+            return event
+        if self._error is not None:
+            raise self._error
         if self._eof:
-            self._state = _State.DONE
-            return EndOfMessage()
+            if self._in_message:
+                raise HttpError(400, "connection closed inside a request")
+            return CLOSED
         return NEED_DATA
 
-
-class RequestParser(_MessageParser):
-    """Parses the requests a client sends on one connection, one at a time."""
-
-    __slots__ = ()
-
-    def _head(self, head: bytes) -> Event:
-        # Robustness (RFC 9112 §2.2): empty lines before a request line are ignored.
-        head = head.lstrip(b"\r\n")
-        request = parse_request_head(head)
-        self._start_body(request.framing, request.content_length)
-        self._pending_end = request.framing is Framing.NONE
-        return request
-
     def start_next_request(self) -> None:
-        """After ``EndOfMessage``: let the next request on the connection be parsed."""
-        self._state = _State.HEAD
+        """After ``EndOfMessage``: let the next request on the connection be handed out."""
+        self._waiting = False
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._in_message = True
+        self._url = b""
+        self._begin_head()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > MAX_REQUEST_LINE_BYTES:
+            raise HttpError(414, "request line too long")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        method: bytes = parser.get_method()
+        http11 = check_version(parser.get_http_version())
+        fields = self._fields
+        names = [name.lower() for name, _ in fields]
+        check_fields(names, http11)
+        target, authority = origin_form(method, self._url)
+        framing, length = Framing.NONE, 0
+        connection: list[bytes] = []
+        for index, lower in enumerate(names):
+            if lower == b"transfer-encoding":
+                check_transfer_coding(fields[index][1])
+                framing = Framing.CHUNKED
+            elif lower == b"content-length":
+                length = int(fields[index][1])
+                fields[index] = (fields[index][0], b"%d" % length)  # forwarded as parsed: "02" goes on as "2"
+            elif lower == b"connection":
+                connection.extend(_tokens(fields[index][1]))
+            elif lower == b"host":
+                if not valid_host(fields[index][1]):
+                    raise HttpError(400, "invalid Host")
+                if authority is not None:
+                    fields[index] = (fields[index][0], authority)
+        if framing is Framing.NONE and length:
+            framing = Framing.LENGTH
+        if parser.should_upgrade() and framing is not Framing.NONE:
+            raise HttpError(400, "an Upgrade request with a body")  # llhttp would not parse the body
+        tokens = tuple(connection)
+        head = RequestHead(method, target, http11, fields, _keep_alive(http11, tokens), framing, length, tokens)
+        self._push(head, _HEAD_GUESS)
+
+    def on_body(self, body: bytes) -> None:
+        self._push(Data(body), len(body))
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        self._push(EndOfMessage(self._trailers), 0)
 
 
-class ResponseParser(_MessageParser):
-    """Parses the responses of one upstream connection; say which request each answers.
+class ResponseParser(_Parser):
+    """Parses the responses of one upstream connection; say which request each answers."""
 
-    Lines may end in a bare LF (see "Line terminators" above)."""
+    __slots__ = (
+        "_bare_chunk_header",
+        "_done",
+        "_extra",
+        "_framing",
+        "_interim",
+        "_method",
+        "_parser",
+        "_reason",
+        "_reusable",
+        "_started",
+        "_tail",
+    )
 
-    __slots__ = ("_method",)
-
-    bare_lf: ClassVar[bool] = True
-
-    def __init__(self, max_head: int = MAX_HEAD_BYTES) -> None:
-        super().__init__(max_head)
+    def __init__(self) -> None:
+        super().__init__(502, MAX_HEAD_BYTES)
+        self._parser: httptools.HttpResponseParser | None = None
         self._method = b"GET"
-        self._state = _State.DONE
+        self._reason = b""
+        self._done = True
+        self._extra = False
+        self._started = False
+        self._interim = False
+        self._framing: Framing | None = None
+        self._bare_chunk_header = False
+        self._tail = b""
+        self._reusable = False
+        """llhttp ended the last response itself, on a connection it keeps alive: the next
+        response may go through the same llhttp parser (not after HEAD, an error or a close)."""
+
+    @property
+    def buffered(self) -> int:
+        return self._queued + self._extra
 
     def expect_response(self, request_method: bytes) -> None:
         """Before each request is sent: the response to come answers ``request_method``."""
+        if self._parser is None or not self._reusable or self._extra:
+            parser = httptools.HttpResponseParser(self)
+            parser.set_dangerous_leniencies(**RESPONSE_LENIENCIES)
+            self._parser = parser
+        self._reusable = False
         self._method = request_method
-        self._state = _State.HEAD
-        self._pending_end = False
+        self._events.clear()
+        self._queued = 0
+        self._error = None
+        self._eof = False
+        self._done = False
+        self._extra = False
+        self._started = False
+        self._interim = False
+        self._framing = None
+        self._bare_chunk_header = False
+        self._tail = b""
 
-    def _head(self, head: bytes) -> Event:
-        response = parse_response_head(head, self._method)
-        if response.status < 200:
-            # An interim response (100 Continue...): the final one follows; stay in HEAD.
-            return response
-        self._start_body(response.framing, response.content_length)
-        self._pending_end = response.framing is Framing.NONE
-        return response
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._done or self._parser is None:
+            self._extra = True
+            return
+        if self._error is not None:
+            return
+        head_before = self._in_head
+        self._tail = (self._tail + data)[-2:]
+        try:
+            self._parser.feed_data(data)
+            if self._bare_chunk_header and self._tail == b"\n\n" and not self._done:
+                # "0\n\n": llhttp (with the leniencies) waits for one more LF after a last chunk
+                # whose lines end in bare LFs; a chunk header with no data, then an empty line,
+                # can only be the last chunk and the end of the trailers.
+                self._parser.feed_data(b"\n")
+        except httptools.HttpParserError as error:  # the upgrade and callback errors included
+            if self._done:
+                self._extra = True
+            else:
+                self._error = HttpError(502, str(error))
+        if head_before:
+            self._guard_head(len(data))
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        if not self._done and self._framing is Framing.UNTIL_CLOSE and self._error is None:
+            self._finish()
+
+    def next_event(self) -> Event:
+        if self._events:
+            return self._pop()
+        if self._error is not None:
+            raise self._error
+        if self._done:
+            return PAUSED
+        if self._eof:
+            if not self._started:
+                return CLOSED
+            raise HttpError(502, "connection closed inside a response")
+        return NEED_DATA
+
+    def _finish(self) -> None:
+        self._done = True
+        self._push(EndOfMessage(self._trailers), 0)
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self._done:
+            self._extra = True
+            raise HttpError(502, "bytes after the response")
+        self._started = True
+        self._reason = b""
+        self._begin_head()
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        assert parser is not None
+        status: int = parser.get_status_code()
+        version: str = parser.get_http_version()
+        if not version.startswith("1.") or status == 101:
+            raise HttpError(502, f"unusable response HTTP/{version} {status}")
+        http11 = version != "1.0"
+        fields = self._fields
+        connection: list[bytes] = []
+        codings: list[bytes] = []
+        length: int | None = None
+        for name, value in fields:
+            if len(name) in (10, 14, 17):
+                lower = name.lower()
+                if lower == b"connection":
+                    connection.extend(_tokens(value))
+                elif lower == b"transfer-encoding":
+                    codings.extend(c for c in _tokens(value) if c)
+                elif lower == b"content-length":
+                    length = int(value)
+        tokens = tuple(connection)
+        keep_alive = _keep_alive(http11, tokens)
+        if status < 200:
+            self._interim = True
+            self._push(ResponseHead(status, self._reason, http11, fields, keep_alive, Framing.NONE, 0, tokens), _HEAD_GUESS)
+            return
+        if self._method == b"HEAD" or status in (204, 304):
+            framing, length = Framing.NONE, 0
+        elif codings:
+            framing, length = (Framing.CHUNKED if codings[-1] == b"chunked" else Framing.UNTIL_CLOSE), 0
+        elif length is None:
+            framing, length = Framing.UNTIL_CLOSE, 0
+        else:
+            framing = Framing.LENGTH if length else Framing.NONE
+        if framing is Framing.UNTIL_CLOSE:
+            keep_alive = False
+        self._framing = framing
+        self._push(ResponseHead(status, self._reason, http11, fields, keep_alive, framing, length, tokens), _HEAD_GUESS)
+        if self._method == b"HEAD":
+            # llhttp does not know the request: whatever follows the head is not this response's.
+            self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        if self._done:
+            self._extra = True
+            raise HttpError(502, "bytes after the response")
+        self._bare_chunk_header = False
+        self._push(Data(body), len(body))
+
+    def on_chunk_header(self) -> None:
+        self._bare_chunk_header = True
+
+    def on_chunk_complete(self) -> None:
+        self._bare_chunk_header = False
+
+    def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+        elif not self._done:
+            self._finish()
+            assert self._parser is not None
+            self._reusable = self._parser.should_keep_alive()
 
 
 # --------------------------------------------------------------------------- serializers

@@ -3,9 +3,7 @@
 Vocabulary
 ----------
 client connection (:class:`ClientConnection`)
-    One accepted connection, or one the compiled fast path handed over with the bytes it had
-    read (``initial``, fed first; see ``fastpath``); it parses requests
-    (``http1.RequestParser``), asks the pure rule and balancing functions what to do with each,
+    One accepted connection; it parses requests (``http1.RequestParser``, llhttp), asks the pure rule and balancing functions what to do with each,
     and answers one request at a time (pipelined requests wait in the parser).
 exchange (:class:`Exchange`)
     One forwarded request and its response: the target chosen, the upstream connection that
@@ -56,7 +54,6 @@ class ClientConnection(asyncio.Protocol):
         "_timer",
         "client_ip",
         "exchange",
-        "initial",
         "last_activity",
         "listener",
         "local_keep",
@@ -70,9 +67,8 @@ class ClientConnection(asyncio.Protocol):
         "write_paused",
     )
 
-    def __init__(self, state: EngineState, listener: ListenerRuntime, initial: bytes = b"") -> None:
+    def __init__(self, state: EngineState, listener: ListenerRuntime) -> None:
         self.state = state
-        self.initial = initial
         self.loop = state.loop
         self.listener = listener
         self.parser = RequestParser()
@@ -105,10 +101,6 @@ class ClientConnection(asyncio.Protocol):
         self._arm_timer(self.listener.spec.idle_timeout_s)
         if self.listener.closed:
             self._close()
-        elif self.initial:
-            # Bytes the fast path had read before handing the connection over come first.
-            data, self.initial = self.initial, b""
-            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.loop.time()

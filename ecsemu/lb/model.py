@@ -24,9 +24,8 @@ target
 simulated target
     A target of a task of the simulated runtime: nothing listens at its address. The engine
     gives it the host ``NO_ADDRESS`` (see ``LoadBalancerEngine``'s ``simulated_health``); such
-    a target is never dialled — the proxy answers as for a refused connection (502), the
-    compiled fast path is never handed it — and its health check asks the simulated runtime
-    instead of opening a socket.
+    a target is never dialled — the proxy answers as for a refused connection (502) — and its
+    health check asks the simulated runtime instead of opening a socket.
 target key
     ``(target_group_arn, target_id, port)``: how every per-target figure is indexed.
 
@@ -61,8 +60,8 @@ DEFAULT_DEREGISTRATION_DELAY_S = 300.0
 DEFAULT_IDLE_TIMEOUT_S = 60.0
 
 NO_ADDRESS: Final = ""
-"""The host of a simulated target: no address, so nothing is ever dialled (not an IP
-literal, so the fast path never takes it; the pool refuses it before any system call)."""
+"""The host of a simulated target: no address, so nothing is ever dialled (the pool refuses
+it before any system call)."""
 
 
 class TargetKey(NamedTuple):

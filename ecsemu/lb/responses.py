@@ -8,7 +8,8 @@ small HTML page (CRLF line ends; a 503 page is 162 bytes, a 502 page 122, as AWS
 * 503 Service Temporarily Unavailable: the chosen target group has no registered target.
 * 504 Gateway Time-out: the target did not answer within the idle timeout (or could not be
   connected to within the connection timeout).
-* 400/431/501/505: the client's request could not be parsed; the connection is closed.
+* 400/405/414/501/505: the client's request was refused (``http1``, ``request_rules``: as nginx
+  answers it); the connection is closed.
 """
 
 from __future__ import annotations

@@ -110,7 +110,6 @@ class ListenerRuntime:
         "bound_port",
         "closed",
         "connections",
-        "fast_id",
         "needs_facts",
         "ordered_rules",
         "requested_port",
@@ -126,7 +125,6 @@ class ListenerRuntime:
         self.server: asyncio.Server | None = None
         self.connections: set[ClosableConnection] = set()
         self.closed = False
-        self.fast_id: int | None = None
         self.ordered_rules: tuple[RuleSpec, ...] = ()
         self.needs_facts = False
         self.weighted: dict[Forward, tuple[int, ...]] = {}

@@ -26,13 +26,16 @@ MIN_TIMER_S: Final = 0.005
 class _Side(asyncio.Protocol):
     """One end of a proxied pair; ``peer`` is the other end."""
 
-    __slots__ = ("eof", "peer", "relay", "transport")
+    __slots__ = ("early", "eof", "peer", "relay", "transport")
 
     def __init__(self, relay: TcpRelay) -> None:
         self.relay = relay
         self.transport: asyncio.Transport | None = None
         self.peer: _Side | None = None
         self.eof = False
+        self.early: list[bytes] = []
+        """Bytes the client sent before the target connection opened (uvloop may deliver them
+        although reading was paused in ``connection_made``); written first once it opens."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but quack the same.
@@ -44,6 +47,9 @@ class _Side(asyncio.Protocol):
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.write(data)
+        elif peer is None and self.transport is not None:
+            self.early.append(data)
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -123,8 +129,18 @@ class TcpRelay(_Side):
         self.upstream = upstream
         upstream.peer = self
         self.peer = upstream
+        if self.early and upstream.transport is not None:
+            upstream.transport.write(b"".join(self.early))
+            self.early.clear()
+        if self.eof and upstream.transport is not None and upstream.transport.can_write_eof():
+            upstream.transport.write_eof()
         if self.transport is not None:
             self.transport.resume_reading()
+            if upstream.early:  # a target that speaks first (a banner) before the pair was linked
+                self.transport.write(b"".join(upstream.early))
+                upstream.early.clear()
+                if upstream.transport is not None:
+                    upstream.transport.resume_reading()
 
     def _on_timer(self) -> None:
         self._timer = None

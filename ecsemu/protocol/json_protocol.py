@@ -2,16 +2,24 @@
 
 Knows nothing of any service: it turns bytes into (operation, params) and results or
 ``AwsError``s into (status, headers, body).
+
+Limits (ecsemu's, answered as AWS answers a body it cannot read: 400
+``SerializationException``): a body of at most ``MAX_BODY_BYTES`` (ECS's largest input, a task
+definition, is limited to 64 KiB by ECS's quotas), nested at most ``MAX_NESTING_DEPTH`` objects
+and arrays deep (no ECS input shape nests a tenth as deep). So no request makes the layers
+after this one recurse without bound or hold an unbounded input.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from ecsemu.errors import AwsError, ClientError
 
 JSON_CONTENT_TYPES = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0"})
+MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_NESTING_DEPTH: Final = 64
 
 
 class SerializationException(ClientError):
@@ -34,16 +42,45 @@ def parse_body(content_type: str | None, body: bytes) -> dict[str, Any]:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type not in JSON_CONTENT_TYPES:
         raise UnknownOperationException("")
+    if len(body) > MAX_BODY_BYTES:
+        raise SerializationException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     if not body.strip():
         return {}
     try:
         params = json.loads(body)
+    except RecursionError as error:
+        raise SerializationException(_too_deep()) from error
     except (ValueError, UnicodeDecodeError) as error:
         raise SerializationException(f"Unable to parse the request body as JSON: {error}") from error
     if not isinstance(params, dict):
         kind = "list" if isinstance(params, list) else "value"
         raise SerializationException(f"Start of {kind} found where not expected")
+    if nesting_depth(params) > MAX_NESTING_DEPTH:
+        raise SerializationException(_too_deep())
     return params
+
+
+def _too_deep() -> str:
+    return f"The request body nests objects and arrays more than {MAX_NESTING_DEPTH} levels deep."
+
+
+def nesting_depth(value: object) -> int:
+    """How many objects and arrays deep ``value`` nests (``{}`` is 1), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def serialize_result(result: dict[str, Any]) -> bytes:

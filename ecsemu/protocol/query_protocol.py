@@ -33,7 +33,9 @@ Invariants
 * Members the model does not know are ignored, in both directions (AWS ignores unknown
   request parameters; a result never shows what the model cannot describe).
 * A value that cannot be read as its shape's type is refused with ``ValidationError``
-  before any provider runs.
+  before any provider runs; so is a list or map index that is not an ASCII decimal number
+  (``Names.member.²``: ``str.isdigit`` says yes, ``int`` says no), and a form larger than
+  ``MAX_FORM_BYTES`` (ecsemu's bound; ELBv2's inputs are a few KiB).
 * This module knows no service: it imports nothing of ecsemu but the error types.
 """
 
@@ -86,12 +88,17 @@ def invalid_action(action: str, version: str | None) -> InvalidAction:
 # Reading the request
 
 
+MAX_FORM_BYTES: Final = 1024 * 1024
+
+
 def read_form(body: bytes, query_string: bytes = b"") -> dict[str, str]:
     """The request's parameters: the URL's query string, then the body (the body wins)."""
     form: dict[str, str] = {}
     for raw in (query_string, body):
         if not raw:
             continue
+        if len(raw) > MAX_FORM_BYTES:
+            raise QueryValidationError(f"The request is larger than {MAX_FORM_BYTES} bytes.")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -157,7 +164,7 @@ class _FormReader:
             items_key = key
         else:
             items_key = f"{key}.{shape.member.serialization.get('name', 'member')}"
-        indices = _indices(self.children.get(items_key, ()))
+        indices = _indices(self.children.get(items_key, ()), items_key)
         if not indices:
             return [] if self.form.get(key) == "" else _ABSENT
         out = []
@@ -168,7 +175,7 @@ class _FormReader:
 
     def _map(self, shape: Any, key: str, path: tuple[str, ...]) -> Any:
         entries_key = key if shape.serialization.get("flattened") else f"{key}.entry"
-        indices = _indices(self.children.get(entries_key, ()))
+        indices = _indices(self.children.get(entries_key, ()), entries_key)
         if not indices:
             return {} if self.form.get(key) == "" else _ABSENT
         key_name = shape.key.serialization.get("name", "key")
@@ -184,8 +191,18 @@ class _FormReader:
         return out
 
 
-def _indices(segments: Iterable[str]) -> list[int]:
-    return sorted(int(segment) for segment in segments if segment.isdigit())
+def _indices(segments: Iterable[str], key: str) -> list[int]:
+    """The 1-based indexes under a list's or map's ``key``, in order; anything else there
+    (``Names.member.²``, ``Names.member.x``) is refused."""
+    indices: set[int] = set()
+    for segment in segments:
+        if not (segment.isascii() and segment.isdigit()):
+            raise QueryValidationError(
+                f"1 validation error detected: Value '{segment}' at '{key}' failed to satisfy constraint: "
+                "Member must be a list index (an ASCII decimal number)"
+            )
+        indices.add(int(segment))
+    return sorted(indices)
 
 
 def _segment(name: str) -> str:

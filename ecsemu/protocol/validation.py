@@ -22,7 +22,11 @@ Invariants
   with its path. Both implement the same rules; a refusal that ``explain`` cannot account for
   is our bug and surfaces as :class:`~ecsemu.errors.ServerError`.
 * Unknown members are ignored (AWS ignores them). A JSON ``null`` is the same as an absent
-  member. Patterns are not checked (the shapes documents omit them).
+  member, but a ``null`` list element is malformed (AWS's lists are not sparse: Smithy servers
+  refuse such a list when they deserialize it), answered with the dialect's ``type_code``
+  (``SerializationException`` for JSON, ``ValidationError`` for query, where a list element
+  the form names without a value reads as null). Patterns are not checked (the shapes
+  documents omit them).
 * Booleans are never numbers, and numbers are never booleans, though Python says otherwise.
 
 What AWS answers (examples from the field; the sources are listed in the project report)
@@ -60,9 +64,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from ecsemu.errors import ClientError, ServerError
-from ecsemu.protocol.validation_nodes import Compiler, ListNode, Node, StructureNode, Violation
+from ecsemu.protocol.validation_nodes import NULL_ELEMENT, Compiler, ListNode, Node, StructureNode, Violation
 
-DEFAULT_SHAPES_DIR: Final = Path(__file__).resolve().parents[2] / "api_shapes"
+
+def _default_shapes_dir() -> Path:
+    """The shapes an installed package carries (``ecsemu/_shapes``, see setup.py), else the
+    checkout's ``api_shapes/`` (an editable install, or running from the repository)."""
+    packaged = Path(__file__).resolve().parents[1] / "_shapes"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "api_shapes"
+
+
+DEFAULT_SHAPES_DIR: Final = _default_shapes_dir()
 
 # A message lists at most this many violations (its count still counts them all), so that a
 # huge bad input cannot make a huge answer.
@@ -182,6 +194,8 @@ def _java_text(value: object) -> str:
 
 def _token_message(value: object, expected: str) -> str:
     """The deserializer's message for a JSON value of the wrong type."""
+    if value is None and expected == NULL_ELEMENT:
+        return "Null value found in a list whose elements must not be null"
     if isinstance(value, dict):
         return "Start of structure or map found where not expected."
     if isinstance(value, list):
@@ -242,7 +256,7 @@ class _ServiceShapes:
 
 
 def load_shapes_document(service: str, directory: Path | None = None) -> dict[str, Any]:
-    """Read ``<directory>/<service>.json`` (default: the repository's ``api_shapes/``)."""
+    """Read ``<directory>/<service>.json`` (default: ``DEFAULT_SHAPES_DIR``)."""
     path = (directory or DEFAULT_SHAPES_DIR) / f"{service}.json"
     try:
         text = path.read_text(encoding="utf-8")

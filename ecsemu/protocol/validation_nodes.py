@@ -39,6 +39,8 @@ class Violation:
 # Nodes
 
 _Path = tuple[str, ...]
+# The ``detail`` of a ``type`` violation that is a null list element.
+NULL_ELEMENT: Final = "null list element"
 _BLANK: Final[tuple[object, ...]] = (None, "", [])
 
 
@@ -259,12 +261,12 @@ class ListNode(_Bounded):
             return False
         if self.item is PLAIN_STRING:  # inlined: lists of plain strings are common
             for element in value:  # noqa: SIM110 (a plain loop: the hot path, faster than all())
-                if element is not None and not isinstance(element, str):
+                if not isinstance(element, str):
                     return False
             return True
         accepts = self.item.accepts
         for element in value:  # noqa: SIM110 (as above)
-            if element is not None and not accepts(element):
+            if element is None or not accepts(element):
                 return False
         return True
 
@@ -275,8 +277,11 @@ class ListNode(_Bounded):
         self._explain_bounds(len(value), value, path, out)
         elements: list[Violation] = []
         for index, element in enumerate(value, start=1):
-            if element is not None:
-                self.item.explain(element, (*path, f"{index}.member"), elements)
+            where = (*path, f"{index}.member")
+            if element is None:  # AWS's lists are not sparse: a null element is malformed
+                out.append(Violation("type", where, None, NULL_ELEMENT, self.item))
+            else:
+                self.item.explain(element, where, elements)
         _fold_scalar_elements(elements, self.item, "Member", path, value, out)
 
 

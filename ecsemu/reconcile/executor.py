@@ -73,12 +73,14 @@ class Executor:
                 self.runtime.stop(task_arn, timeout_s)
             case RemoveContainers(task_arn=task_arn):
                 self.runtime.remove(task_arn)
-            case SetTaskStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, task_model.KIND, key, lambda task: task.__setitem__("status", status))
+            case SetTaskStatus(scope=scope, key=key, status=task_status):
+                self.store.update(scope, task_model.KIND, key, lambda task: _set_task_status(key, task, task_status))
             case ForgetTask(scope=scope, key=key):
                 self.store.delete(scope, task_model.KIND, key)
-            case SetServiceStatus(scope=scope, key=key, status=status):
-                self.store.update(scope, service_model.KIND, key, lambda service: service.__setitem__("status", status))
+            case SetServiceStatus(scope=scope, key=key, status=service_status):
+                self.store.update(
+                    scope, service_model.KIND, key, lambda service: _set_service_status(key, service, service_status)
+                )
             case StopTask(scope=scope, key=key, stop_code=code, reason=reason):
 
                 def stop(task: Stored) -> None:
@@ -181,3 +183,25 @@ def _propagated_tags(spec: ServiceSpec, definition: TaskDefinition) -> list[Tag]
             {"key": "aws:ecs:serviceName", "value": spec["serviceName"]},
         ]
     return tags
+
+
+def _set_task_status(key: str, task: Stored, status: task_model.TaskStatus) -> None:
+    """Write the planner's status, and say so when the task's lastStatus moves."""
+    before = (task.get("status") or {}).get("lastStatus")
+    task["status"] = status
+    after = status.get("lastStatus")
+    if before != after and log.isEnabledFor(logging.INFO):
+        reason = status.get("stoppedReason") or task.get("spec", {}).get("stoppedReason") if after == "STOPPED" else None
+        log.info(
+            "task %s: %s -> %s%s", key, before or "(new)", after, f" ({reason})" if reason else "",
+            extra={"fields": {"task": key, "from": before, "to": after, "stoppedReason": reason}},
+        )  # fmt: skip
+
+
+def _set_service_status(key: str, service: Stored, status: service_model.ServiceStatus) -> None:
+    """Write the planner's status, and log each new service event in ECS's words."""
+    seen = {event["id"] for event in (service.get("status") or {}).get("events", [])}
+    service["status"] = status
+    for event in reversed(status.get("events", [])):
+        if event["id"] not in seen:
+            log.info("service %s: %s", key, event["message"], extra={"fields": {"service": key, "event": event["message"]}})

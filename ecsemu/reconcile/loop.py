@@ -10,6 +10,10 @@ the records changed since the last round; each round's ``World`` is built from i
 records, so an unchanged record costs nothing. Invariant: the planner and the executor never
 change a record of the ``World`` (they build new status objects); with
 ``ECSEMU_VERIFY_SHARED_RECORDS=1`` (set by the test suite) every round checks it.
+
+A runtime whose engine does not answer raises ``RuntimeUnavailable`` from ``observe``; the
+round is skipped and tried again at the next resync. The runtime logs the outage once (a
+warning when it begins, an info when it ends), so the loop logs it at debug level only.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from ecsemu.reconcile.executor import Executor, TargetRegistry
 from ecsemu.reconcile.ids import Ids, RandomIds
 from ecsemu.reconcile.plan import ScopeState, World, in_motion, plan
 from ecsemu.reconcile.task_lifecycle import TaskSettings
-from ecsemu.runtime.base import ContainerRuntime
+from ecsemu.runtime.base import ContainerRuntime, RuntimeUnavailable
 from ecsemu.state.mirror import Mirror
 from ecsemu.state.store import Change, Store
 
@@ -131,6 +135,8 @@ class Reconciler:
             try:
                 world, actions = self.run_once()
                 busy = bool(actions) or in_motion(world)
+            except RuntimeUnavailable:
+                log.debug("reconcile round skipped: the runtime's engine does not answer")  # logged once by the runtime
             except Exception:
                 log.exception("reconcile round failed")
             self._wake.wait(self.busy_interval_s if busy else self.resync_interval_s)

@@ -23,6 +23,7 @@ from ecsemu.model.task_set import TaskSetRecord, task_sets_of
 from ecsemu.reconcile.actions import Action, RemoveContainers
 from ecsemu.reconcile.ids import Ids
 from ecsemu.reconcile.scheduler import plan_service
+from ecsemu.reconcile.scheduling import Capacity
 from ecsemu.reconcile.task_lifecycle import TaskSettings, plan_task
 from ecsemu.reconcile.task_set_scheduler import plan_task_sets
 from ecsemu.runtime.base import ObservedTask
@@ -47,6 +48,8 @@ def plan(
 ) -> list[Action]:
     actions: list[Action] = []
     known_arns: set[str] = set()
+    # The task limit is ecsemu's, over every scope: one room for the whole round.
+    capacity = Capacity.left_by(task for state in world.scopes.values() for task in state.tasks.values())
     for scope, state in world.scopes.items():
         tasks_by_service: dict[str, list[TaskRecord]] = defaultdict(list)
         for key, task in state.tasks.items():
@@ -59,11 +62,10 @@ def plan(
             if "serviceName" in spec:
                 tasks_by_service[f"{spec['clusterName']}/{spec['serviceName']}"].append(task)
         for key, service in state.services.items():
-            actions += plan_service(scope, key, service, tasks_by_service.get(key, []), now, ids, state.target_groups)
+            own = tasks_by_service.get(key, [])
+            actions += plan_service(scope, key, service, own, now, ids, state.target_groups, capacity)
             owned = task_sets_of(key, state.task_sets.values())
-            actions += plan_task_sets(
-                scope, key, service, owned, tasks_by_service.get(key, []), now, ids, state.target_groups
-            )
+            actions += plan_task_sets(scope, key, service, owned, own, now, ids, state.target_groups, capacity)
     for task_arn in observed:
         if task_arn not in known_arns:
             actions.append(RemoveContainers(task_arn))

@@ -78,6 +78,7 @@ class _Round:
     target_groups: dict[str, TargetGroup]
     status: ServiceStatus
     events: list[str]
+    capacity: scheduling.Capacity
 
     @property
     def name(self) -> str:
@@ -91,11 +92,13 @@ class _Round:
         """The live tasks of every deployment but the PRIMARY."""
         return [t for d in self.deployments[:-1] for t in self.by_deployment[d["id"]].live]
 
-    def start(self, count: int) -> Action:
-        """Place ``count`` new tasks of the PRIMARY deployment, with ECS's "has started" event."""
-        action = scheduling.place(self.scope, self.key, self.primary["id"], count, self.ids)
-        self.events.append(scheduling.started(self.name, action))
-        return action
+    def start(self, count: int) -> list[Action]:
+        """Place ``count`` new tasks of the PRIMARY deployment (as many as the task limit
+        allows), with ECS's "has started" event and, when cut, its placement failure event."""
+        return scheduling.placing(
+            self.scope, self.key, self.primary["id"], count, self.ids, self.capacity,
+            self.name, self.status, self.events, self.now,
+        )  # fmt: skip
 
     def stop(self, tasks: list[TaskRecord]) -> list[Action]:
         """Ask excess or old tasks to stop, with ECS's "has stopped" event."""
@@ -112,8 +115,12 @@ def plan_service(
     now: float,
     ids: Ids,
     target_groups: dict[str, TargetGroup] | None = None,
+    capacity: scheduling.Capacity | None = None,
 ) -> list[Action]:
+    """The actions one service needs. ``capacity``: the room the task limit leaves this round,
+    shared by every service (by default, what ``tasks`` leave)."""
     target_groups = target_groups or {}
+    capacity = capacity if capacity is not None else scheduling.Capacity.left_by(tasks)
     spec, old = service["spec"], service["status"]
     if service_model.is_inactive(service) or spec["deploymentController"]["type"] != "ECS":
         return []
@@ -121,7 +128,7 @@ def plan_service(
     events = scheduling.target_events(spec["serviceName"], tasks, target_groups, status)
     deployments = [d for d in spec["deployments"] if not status["deployments"].get(d["id"], {}).get("retired")]
     by_deployment = {d["id"]: _sort([t for t in tasks if t["spec"].get("deploymentId") == d["id"]]) for d in deployments}
-    r = _Round(scope, key, spec, deployments, by_deployment, now, ids, target_groups, status, events)
+    r = _Round(scope, key, spec, deployments, by_deployment, now, ids, target_groups, status, events, capacity)
     actions: list[Action] = []
 
     if spec["status"] == "DRAINING":
@@ -257,7 +264,7 @@ def _roll(r: _Round) -> list[Action]:
         else:
             r.status.pop("throttled", None)
             r.status.pop("nextLaunchAt", None)
-            actions.append(r.start(room))
+            actions += r.start(room)
     return actions
 
 
@@ -271,7 +278,7 @@ def _shift(r: _Round) -> list[Action]:
     desired = int(r.spec["desiredCount"])
     need = desired - len(new.live)
     if need > 0:
-        return [r.start(need)]
+        return r.start(need)
     if need < 0 or sum(1 for t in new.live if scheduling.is_healthy(t, r.target_groups)) < desired:
         return []  # wait until the new revision is healthy in full
     percent = int(entry.get("trafficPercent", 0))

@@ -24,6 +24,13 @@ Vocabulary:
 Rules:
 - Launch throttle: after 3 failed tasks in a group, each launch waits 2^(n-3) s (at most
   30 s) after the last failure. More failures never allow a launch sooner.
+- Task limit: ecsemu runs at most ``ecsemu.config.MAX_TASKS`` unstopped tasks at once, over
+  every account and region (what one machine runs). One ``Capacity`` per planning round holds
+  the room left; ``place`` takes from it and never builds more than it grants, so a
+  desiredCount of 2^31 costs no more than one of MAX_TASKS. A group that gets less than it
+  asked for says so with ECS's placement failure event (``unable_to_place``), once while the
+  cause lasts (ECS: "duplicate event messages are omitted until either the cause is resolved
+  or six hours passes"), and keeps what it has.
 - Stop order: the least useful first: tasks not yet RUNNING, then the newest.
 - Event texts are ECS's own, written once here (``started``, ``stopped``, ``throttled``,
   ``steady``, ``*_health_failed``, ``registered``, ``deregistered``).
@@ -38,7 +45,9 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from ecsemu import config
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
@@ -134,9 +143,59 @@ def stop(scope: Scope, tasks: Iterable[TaskRecord], group_id: str) -> list[Actio
     return [StopTask(scope, task_key(task), STOP_CODE, scaling_reason(group_id)) for task in tasks]
 
 
-def place(scope: Scope, service_key: str, group_id: str, count: int, ids: Ids) -> PlaceTasks:
-    """Place ``count`` new tasks of a group (a deployment or a task set)."""
-    return PlaceTasks(scope, service_key, group_id, tuple(ids.task_id() for _ in range(count)))
+@dataclass
+class Capacity:
+    """How many more tasks this planning round may place, over every service."""
+
+    room: int
+
+    @classmethod
+    def left_by(cls, tasks: Iterable[TaskRecord]) -> Capacity:
+        """The room ``config.MAX_TASKS`` leaves beside ``tasks`` (the unstopped ones count)."""
+        return cls(config.MAX_TASKS - sum(1 for task in tasks if not task_model.is_stopped(task)))
+
+    def take(self, count: int) -> int:
+        granted = max(0, min(count, self.room))
+        self.room -= granted
+        return granted
+
+
+def place(
+    scope: Scope, service_key: str, group_id: str, count: int, ids: Ids, capacity: Capacity
+) -> PlaceTasks | None:
+    """Place up to ``count`` new tasks of a group (a deployment or a task set), as many as
+    ``capacity`` grants; None when it grants none."""
+    granted = capacity.take(count)
+    if granted <= 0:
+        return None
+    return PlaceTasks(scope, service_key, group_id, tuple(ids.task_id() for _ in range(granted)))
+
+
+def placing(
+    scope: Scope,
+    service_key: str,
+    group_id: str,
+    count: int,
+    ids: Ids,
+    capacity: Capacity,
+    name: str,
+    status: ServiceStatus,
+    events: list[str],
+    now: float,
+) -> list[Action]:
+    """``place`` with its events: "has started", and the placement failure when the task
+    limit cut the count (unless the service's newest event already says so, from the last
+    six hours)."""
+    action = place(scope, service_key, group_id, count, ids, capacity)
+    if action is not None:
+        events.append(started(name, action))
+    if action is None or len(action.task_ids) < count:
+        message = unable_to_place(name)
+        previous = status.get("events") or []
+        repeated = bool(previous) and previous[0]["message"] == message and now - previous[0]["createdAt"] < DUPLICATE_EVENT_S
+        if not repeated and message not in events:
+            events.append(message)
+    return [action] if action is not None else []
 
 
 def replace_unhealthy(
@@ -176,6 +235,19 @@ def replace_unhealthy(
 
 
 # -- event texts -------------------------------------------------------------------------------
+
+
+DUPLICATE_EVENT_S = 6 * 3600.0
+
+
+def unable_to_place(name: str) -> str:
+    """ECS's event when a quota on running tasks keeps it from placing (service event messages:
+    "service (service-name) was unable to place a task. Reason: You've reached the limit on the
+    number of tasks you can run concurrently")."""
+    return (
+        f"(service {name}) was unable to place a task. Reason: You've reached the limit on the number of tasks "
+        "you can run concurrently. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+    )
 
 
 def started(name: str, action: PlaceTasks) -> str:

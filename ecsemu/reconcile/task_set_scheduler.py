@@ -56,9 +56,12 @@ def plan_task_sets(
     now: float,
     ids: Ids,
     target_groups: dict[str, TargetGroup] | None = None,
+    capacity: scheduling.Capacity | None = None,
 ) -> list[Action]:
-    """Every action the EXTERNAL service ``service_key`` needs next; [] for other services."""
+    """Every action the EXTERNAL service ``service_key`` needs next; [] for other services.
+    ``capacity``: the room the task limit leaves this round (by default, what ``tasks`` leave)."""
     target_groups = target_groups or {}
+    capacity = capacity if capacity is not None else scheduling.Capacity.left_by(tasks)
     spec, old = service["spec"], service["status"]
     if spec["deploymentController"]["type"] != "EXTERNAL" or service_model.is_inactive(service):
         return []
@@ -106,9 +109,7 @@ def plan_task_sets(
                     events.append(scheduling.throttled(name))
                 status["taskSetCounts"][set_id] = {"throttled": True, "nextLaunchAt": launch_at}
             else:
-                placed = scheduling.place(scope, service_key, set_id, -excess, ids)
-                actions.append(placed)
-                events.append(scheduling.started(name, placed))
+                actions += scheduling.placing(scope, service_key, set_id, -excess, ids, capacity, name, old, events, now)
 
         counts = status["taskSetCounts"].setdefault(set_id, {})
         unstopped = [t for t in own if not task_model.is_stopped(t)]

@@ -17,10 +17,15 @@ Invariants every runtime keeps:
   ``networkBindings``: ``bindIP``, ``containerPort``, ``hostPort``, ``protocol``): a service
   task behind a load balancer is registered on its ``hostPort`` and waits in ACTIVATING until
   it is known. The simulated runtime reports fake host ports, which nothing listens on.
+- When its engine stops answering, ``observe`` raises ``RuntimeUnavailable`` and the runtime
+  logs the outage once (``EngineOutage``: one warning when it stops answering, one info when
+  it answers again), never per call or per reconcile round.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -81,3 +86,38 @@ class ContainerRuntime(Protocol):
     def subscribe(self, callback: Callable[[], None]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime's engine does not answer (down or restarting). The runtime has logged the
+    outage already: a caller tries again later and logs nothing more than a debug line."""
+
+
+class EngineOutage:
+    """Logs an engine's outages once each: a warning when it stops answering (``failed``),
+    an info when it answers again (``answered``). Thread-safe; cheap when nothing changes."""
+
+    def __init__(self, logger: logging.Logger, engine: str) -> None:
+        self._log = logger
+        self._engine = engine
+        self._lock = threading.Lock()
+        self.down = False
+
+    def failed(self, error: BaseException) -> None:
+        with self._lock:
+            if self.down:
+                return
+            self.down = True
+        self._log.warning(
+            "%s stopped answering (%s: %s); ecsemu keeps its tasks' records and retries until it answers again",
+            self._engine, type(error).__name__, error,
+        )  # fmt: skip
+
+    def answered(self) -> None:
+        if not self.down:  # the common case, without the lock
+            return
+        with self._lock:
+            if not self.down:
+                return
+            self.down = False
+        self._log.info("%s answers again", self._engine)

@@ -37,10 +37,12 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
-from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
+from ecsemu.runtime import env_files
+from ecsemu.runtime.base import EngineOutage, ObservedContainer, ObservedTask, RuntimeUnavailable, TaskLaunch
 from ecsemu.runtime.docker_facts import ContainerFacts
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,14 @@ Record = dict[str, Any]
 DEPENDENCY_POLL_S = 0.25  # a fallback: events about the task wake a waiting step sooner
 MAX_STEP_ERRORS = 3
 EVENTS = ["create", "start", "die", "oom", "destroy", "health_status"]
+
+
+def engine_down(error: BaseException) -> bool:
+    """Whether ``error`` says the engine did not answer at all (its socket refused or timed
+    out), as opposed to an answer refusing the request (``docker.errors.APIError``)."""
+    if isinstance(error, docker.errors.APIError):
+        return False
+    return isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError))
 
 
 def docker_available(timeout_s: float = 2.0) -> bool:
@@ -144,6 +154,7 @@ class DockerRuntime:
         self._events_thread: threading.Thread | None = None
         self._event_stream: Any = None
         self._steps = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsemu-launch")
+        self._outage = EngineOutage(log, "the Docker engine")
 
     # --- the port --------------------------------------------------------------------------
 
@@ -166,7 +177,14 @@ class DockerRuntime:
         self._in_background(task_arn, "remove", lambda: self._remove_task(task_arn))
 
     def observe(self) -> dict[str, ObservedTask]:
-        summaries = self._api.containers(all=True, filters={"label": self._filter})
+        try:
+            summaries = self._api.containers(all=True, filters={"label": self._filter})
+        except Exception as error:
+            if engine_down(error):
+                self._outage.failed(error)
+                raise RuntimeUnavailable(str(error)) from None
+            raise
+        self._outage.answered()
         grouped: dict[str, list[Record]] = {}
         for summary in summaries:
             labels = summary.get("Labels") or {}
@@ -232,7 +250,11 @@ class DockerRuntime:
             job.failure, job.failed_container = failure.reason, failure.container
         except Exception as error:
             job.errors += 1
-            log.warning("launching %s failed (attempt %d): %s", job.launch.task_arn, job.errors, error, exc_info=True)
+            if engine_down(error):
+                self._outage.failed(error)
+                log.debug("launching %s: the engine does not answer (attempt %d)", job.launch.task_arn, job.errors)
+            else:
+                log.warning("launching %s failed (attempt %d): %s", job.launch.task_arn, job.errors, error, exc_info=True)
             if job.errors >= MAX_STEP_ERRORS:
                 job.failure = f"ResourceInitializationError: {error}"
             else:
@@ -285,15 +307,18 @@ class DockerRuntime:
 
     def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
         from_files: dict[str, str] = {}
-        for entry in container.get("environmentFiles") or []:
+        entries = container.get("environmentFiles") or []
+        if len(entries) > env_files.MAX_FILES:
+            reason = f"ResourceInitializationError: more than {env_files.MAX_FILES} environment files"
+            raise spec.LaunchFailure(reason, container["name"])
+        for entry in entries:
             kind, value = spec.env_file_source(entry)
             if kind == "s3":
                 raise spec.LaunchFailure(spec.s3_env_file_failure(value), container["name"])
             try:
-                with open(value, encoding="utf-8") as file:
-                    from_files.update(spec.parse_env_file(file.read()))
-            except OSError as error:
-                raise spec.LaunchFailure(f"ResourceInitializationError: failed to read env file {value}: {error}", container["name"]) from None
+                from_files.update(spec.parse_env_file(env_files.read_env_file_text(value)))
+            except env_files.EnvFileError as error:
+                raise spec.LaunchFailure(str(error), container["name"]) from None
         return spec.environment(launch, container, self.region, from_files)
 
     def _ensure_sandbox(self, launch: TaskLaunch, sandbox: Record | None) -> None:
@@ -437,8 +462,12 @@ class DockerRuntime:
     def _run_busy(self, task_arn: str, what: str, work: Callable[[], None]) -> None:
         try:
             work()
-        except Exception:
-            log.warning("%s of %s failed; the reconciler will ask again", what, task_arn, exc_info=True)
+        except Exception as error:
+            if engine_down(error):
+                self._outage.failed(error)
+                log.debug("%s of %s: the engine does not answer; the reconciler will ask again", what, task_arn)
+            else:
+                log.warning("%s of %s failed; the reconciler will ask again", what, task_arn, exc_info=True)
         finally:
             with self._lock:
                 self._busy.discard((what, task_arn))

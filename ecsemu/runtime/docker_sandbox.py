@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import struct
 import tarfile
 import threading
@@ -67,6 +68,8 @@ from ecsemu.runtime.docker_spec import (
     task_labels,
     volume_docker_name,
 )
+
+log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 
@@ -460,6 +463,7 @@ class ImageResolution:
             if pull.done():
                 del self._pulls[image]
                 if pull.exception() is not None:
+                    _say_how_to_get(image, str(pull.exception()))
                     raise LaunchFailure(f"CannotPullContainerError: {pull.exception()}", self._first_wanting(image))
                 self.local |= {name: pull.result() for name in containers if self._wanted[name] == image}
         if self._pulls:
@@ -468,6 +472,7 @@ class ImageResolution:
                 return left
             image = min(self._pulls)
             reason = f"CannotPullContainerError: pulling {image} did not finish within {self._timeout_s:g}s"
+            _say_how_to_get(image, reason)
             raise LaunchFailure(reason, self._first_wanting(image))
         if self.stopped_at is None:
             self.stopped_at = time.time()
@@ -475,3 +480,20 @@ class ImageResolution:
 
     def _first_wanting(self, image: str) -> str | None:
         return next((name for name, wanted in self._wanted.items() if wanted == image), None)
+
+
+_told_images: set[str] = set()
+
+
+def _say_how_to_get(image: str, why: str) -> None:
+    """Log once per image why it cannot be had and what to do: the task itself only says
+    CannotPullContainerError (as ECS does), which a user offline cannot act on."""
+    if image in _told_images:
+        return
+    _told_images.add(image)
+    log.warning(
+        "image %s is not in the local Docker engine and cannot be pulled (%s): tasks using it stop with "
+        "CannotPullContainerError. Pull it where a registry is reachable (docker pull %s) or build it locally "
+        "(docker build -t %s <dir>); the README's \"First steps\" shows a tiny offline image.",
+        image, why, image, image,
+    )  # fmt: skip

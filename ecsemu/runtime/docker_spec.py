@@ -20,9 +20,13 @@ Invariants:
 - Every object carries ``ecsemu.managed=true`` and the task's identity labels; a task
   definition's ``dockerLabels`` never override them.
 - Options that would hand a task the host are refused (``refusal``) unless the runtime was
-  built with ``allow_host_access``.
+  built with ``allow_host_access``: the API refuses them at registration already; this is
+  the second line, for definitions stored while the emulator allowed them. Docker volumes
+  count as the host's unless they use the ``local`` driver with no options or a plain tmpfs
+  (``local_volume_is_private``).
 - An ``environmentFiles`` value that is an absolute path is read from the local disk (an
-  ecsemu extension); any other value is an S3 object, which cannot be fetched offline.
+  ecsemu extension, allowed only with ``allow_host_access``; ``ecsemu.runtime.env_files``
+  reads it within bounds); any other value is an S3 object, which cannot be fetched offline.
 """
 
 from __future__ import annotations
@@ -262,6 +266,8 @@ def refusal(launch: TaskLaunch, allow_host_access: bool) -> str | None:
     for volume in launch.volumes:
         if (volume.get("host") or {}).get("sourcePath"):
             return f"ResourceInitializationError: host volume {volume['name']}" + needs
+        if not local_volume_is_private(volume.get("dockerVolumeConfiguration")):
+            return f"ResourceInitializationError: Docker volume {volume['name']} (its driver or driver options)" + needs
     for container in launch.containers:
         linux = container.get("linuxParameters") or {}
         if container.get("privileged"):
@@ -270,7 +276,25 @@ def refusal(launch: TaskLaunch, allow_host_access: bool) -> str | None:
             return f"CannotCreateContainerError: added capabilities of container {container['name']}" + needs
         if linux.get("devices"):
             return f"CannotCreateContainerError: devices of container {container['name']}" + needs
+        if any(env_file_source(entry)[0] == "local" for entry in container.get("environmentFiles") or []):
+            return f"ResourceInitializationError: local environment files of container {container['name']}" + needs
     return None
+
+
+def local_volume_is_private(docker_config: Record | None) -> bool:
+    """Whether a ``dockerVolumeConfiguration`` makes a volume of the engine's own: the
+    ``local`` driver with no options or a plain tmpfs (no bind, no path, no device). Any other
+    driver is a plugin that can do anything."""
+    if not docker_config:
+        return True
+    if (docker_config.get("driver") or "local") != "local":
+        return False
+    options = docker_config.get("driverOpts")
+    if not options:
+        return True
+    if str(options.get("type", "")).strip().lower() != "tmpfs":
+        return False
+    return not any("/" in f"{k}={v}" or "bind" in f"{k}={v}".lower() for k, v in options.items())
 
 
 # --- environment -------------------------------------------------------------------------

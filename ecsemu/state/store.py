@@ -22,6 +22,8 @@ Invariants:
   replaced) and a rollback restores those images, newest first, and ROLLs BACK SQLite's own
   transaction. Its cost is O(records touched); only a rollback that brings back a deleted
   record re-sorts that one kind (and head) by birth, which timsort does in linear time.
+- ``snapshot()`` makes one API call's reads consistent: they all see one revision (no other
+  thread's write lands between them). The gateway runs every call inside one.
 - Listeners hear of the changed keys after the commit, outside the store's lock; a listener
   that fails is logged and does not undo or fail the write, nor keep the other listeners from
   hearing it.
@@ -31,6 +33,8 @@ Invariants:
   planner copies rather than shared objects; its docstring says why). A rolled-back write re-announces the keys it touched in
   the feed (with their restored bodies): readers may see a change that changed nothing,
   never miss one.
+- A durable store's directory is 0700 and its database files 0600 (``files.py``); a database
+  that cannot be opened raises ``DataDirectoryError``.
 - Side tables (``tables.py``) share the store's transactions: on the store's own SQLite
   connection when durable, on a private in-memory SQLite database when not.
 """
@@ -50,6 +54,7 @@ from typing import Any
 
 from ecsemu.context import Scope
 from ecsemu.state.changes import Change, ChangedRecord, ChangeLog, ChangeSet
+from ecsemu.state.files import DataDirectoryError, narrow_if_present, private_directory, private_file
 
 __all__ = ["Change", "ChangeSet", "ChangedRecord", "Entry", "Listener", "Record", "Store", "head_of"]
 
@@ -101,6 +106,8 @@ class Store:
         self._seq = 0
         self._depth = 0
         self._pending: builtins.list[Change] = []
+        self._reading = 0  # depth of snapshot() (the thread holding the lock is inside one)
+        self._deferred: builtins.list[Change] = []  # committed inside a snapshot, told at its end
         self._undo: builtins.list[_Undo] = []
         self._log = ChangeLog()
         self._listeners: builtins.list[Listener] = []
@@ -109,12 +116,22 @@ class Store:
         self._side_tables: builtins.list[str] = []
         self.path = path
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._open(path)
+
+    def _open(self, path: Path) -> None:
+        """Open (or create) the database, private to its owner (``files.py``)."""
+        private_directory(path.parent)
+        private_file(path)
+        for suffix in ("-wal", "-shm"):
+            narrow_if_present(path.with_name(path.name + suffix))
+        try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
             self._load()
+        except sqlite3.DatabaseError as error:
+            raise DataDirectoryError(f"{path}: {error}") from error
 
     def _load(self) -> None:
         assert self._db is not None
@@ -161,12 +178,38 @@ class Store:
                 self._rollback()
                 raise
             changes, self._pending, self._undo = self._pending, [], []
+            if self._reading:  # inside a snapshot: its end tells the listeners, outside the lock
+                self._deferred.extend(changes)
+                changes = []
+        self._notify(changes)
+
+    def _notify(self, changes: builtins.list[Change]) -> None:
         if changes:
             for listener in builtins.list(self._listeners):
                 try:
                     listener(changes)
                 except Exception:  # the write is committed; a listener's bug must not undo that
                     log.exception("store listener %r failed", listener)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Hold the store still for one API call: every read inside sees the same revision, so
+        counts read beside the records they count always agree with them. Writers on other
+        threads wait until it ends. Transactions inside it commit as usual when they end (a
+        write is durable before the call answers); their listeners hear of them when the
+        outermost snapshot ends, outside the lock. Nests, and joins an enclosing transaction."""
+        deferred: builtins.list[Change] = []
+        try:
+            with self._lock:
+                self._reading += 1
+                try:
+                    yield
+                finally:
+                    self._reading -= 1
+                    if self._reading == 0:
+                        deferred, self._deferred = self._deferred, []
+        finally:  # a call that failed after committing a write still tells of it
+            self._notify(deferred)
 
     def in_transaction(self) -> bool:
         """Whether the calling thread is inside ``transaction()``."""

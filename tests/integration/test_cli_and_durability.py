@@ -38,7 +38,7 @@ def test_start_line_health_and_reset(start_server: Any) -> None:
     assert requests.get(f"{server.endpoint}/_ecsemu/health", timeout=5).json()["status"] == "ok"
     ecs = client("ecs", server.endpoint)
     ecs.create_cluster(clusterName="gone")
-    assert requests.post(f"{server.endpoint}/_ecsemu/reset", timeout=5).ok
+    assert requests.post(f"{server.endpoint}/_ecsemu/reset", json={}, timeout=5).ok
     assert ecs.list_clusters()["clusterArns"] == []
     assert server.kill(signal.SIGTERM) == 0
 

@@ -198,7 +198,7 @@ def test_kill_dash_nine_restart_adopts_the_same_containers(start_server: Any, tm
         ecs.update_service(cluster="adopt", service="web", desiredCount=0)
         ecs.delete_service(cluster="adopt", service="web", force=True)
         ecs.get_waiter("services_inactive").wait(cluster="adopt", services=["web"], WaiterConfig=WAIT)
-        requests.post(f"{server.endpoint}/_ecsemu/reset", timeout=10)
+        requests.post(f"{server.endpoint}/_ecsemu/reset", json={}, timeout=10)
         wait_until(
             lambda: not subprocess.run(["docker", "ps", "-aq", "--filter", "label=com.amazonaws.ecs.cluster=adopt"], capture_output=True, text=True, check=True).stdout.strip(),
             timeout=60, what="the test's containers to be removed",

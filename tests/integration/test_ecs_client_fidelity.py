@@ -227,4 +227,4 @@ def host_access_emulator() -> Iterator[Emulator]:
 @pytest.fixture
 def host_access_ecs(host_access_emulator: Emulator) -> Iterator[Any]:
     yield client("ecs", host_access_emulator.endpoint)
-    requests.post(f"{host_access_emulator.endpoint}/_ecsemu/reset", timeout=10)
+    requests.post(f"{host_access_emulator.endpoint}/_ecsemu/reset", json={}, timeout=10)

@@ -1,5 +1,6 @@
-"""Fixtures of the fast-path differential tests (test_fastpath_*.py): ``engine`` runs a test on
-each engine in turn, ``engines`` gives both at once, ``backends`` starts raw backends.
+"""Fixtures of the proxy tests (test_proxy_*.py, test_smuggling.py, test_bare_lf_responses.py):
+``engine`` is a started engine (stopped after, with no thread left), ``backends`` starts raw
+backends.
 
 ``test_engine.py`` defines its own ``engine`` and ``backend``, which take precedence there.
 """
@@ -15,32 +16,21 @@ from ecsemu.lb import (
     LoadBalancerEngine,
 )
 
-from .fastpath_backends import (
-    ENGINES,
+from .proxy_backends import (
     RawBackend,
 )
-from .fastpath_support import (
+from .proxy_support import (
     lb_threads,
     start_engine,
 )
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[LoadBalancerEngine]:
+@pytest.fixture
+def engine() -> Iterator[LoadBalancerEngine]:
     others = lb_threads()
-    lb = start_engine(request.param)
+    lb = start_engine()
     yield lb
     lb.stop()
-    assert lb_threads() <= others
-
-
-@pytest.fixture
-def engines() -> Iterator[dict[str, LoadBalancerEngine]]:
-    others = lb_threads()
-    both = {kind: start_engine(kind) for kind in ENGINES}
-    yield both
-    for lb in both.values():
-        lb.stop()
     assert lb_threads() <= others
 
 

@@ -2,11 +2,9 @@
 
 Many small servers and CGI scripts end the status line, the header fields, the empty line,
 chunk-size lines and trailers with a LF alone. nginx and curl read such responses; so does
-the load balancer — its health checker, the Python proxy and the compiled fast path — and it
-sends them on to clients with CRLF. A bare CR (one not before a LF) stays an error. Requests
+the load balancer — its health checker and its proxy (llhttp's response parser, with the
+leniencies ``http1.RESPONSE_LENIENCIES``) — and it sends them on to clients with CRLF. A bare CR (one not before a LF) stays an error. Requests
 stay strict: a bare LF or bare CR in a client's request is answered 400 and never forwarded.
-
-Tests using ``engine`` run once per engine ("fast", "python"; see ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -44,9 +42,9 @@ from ecsemu.lb.http1 import (
     ResponseParser,
 )
 
-from .fastpath_backends import LOCALHOST, NO_CHECKS, TIMEOUT_S
-from .fastpath_support import Client, forward_listener, get, served_by_fast_path, served_by_python
 from .probes import wait_until
+from .proxy_backends import LOCALHOST, NO_CHECKS, TIMEOUT_S
+from .proxy_support import Client, forward_listener, get, served
 
 # --------------------------------------------------------------------------- responses
 
@@ -56,6 +54,7 @@ CHUNKED: Final = (
     b"HTTP/1.1 200 OK\nTrailer: X-Checksum\nTransfer-Encoding: chunked\n\n"
     b"5\nhello\n7;ext=1\r\n, world\r\n0\nX-Checksum: abc\n\n"
 )
+CHUNKED_NO_TRAILERS: Final = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nConnection: close\n\n5\nhello\n0\n\n"
 INTERIM: Final = b"HTTP/1.1 103 Early Hints\nLink: </a.css>; rel=preload\n\nHTTP/1.1 200 OK\nContent-Length: 2\n\nok"
 UNTIL_CLOSE: Final = b"HTTP/1.0 200 OK\nX-Old: yes\n\nold-style body"
 NO_CONTENT: Final = b"HTTP/1.1 204 No Content\nX-Backend: lf\n\n"
@@ -132,7 +131,12 @@ def test_parser_still_refuses_a_bare_cr(raw: bytes) -> None:
         response_events(raw)
 
 
-@pytest.mark.parametrize("raw", [LENGTH, MIXED, CHUNKED, INTERIM])
+def test_parser_reads_a_bare_lf_last_chunk_without_trailers() -> None:
+    events = response_events(CHUNKED_NO_TRAILERS)
+    assert body(events) == b"hello" and events[-1] == EndOfMessage([])
+
+
+@pytest.mark.parametrize("raw", [LENGTH, MIXED, CHUNKED, CHUNKED_NO_TRAILERS, INTERIM])
 def test_parser_gives_the_same_events_for_any_two_splits(raw: bytes) -> None:
     whole = response_events(raw)
     merged = (heads(whole), body(whole), whole[-1])
@@ -176,13 +180,12 @@ def test_requests_stay_strict(raw: bytes) -> None:
     assert refused.value.status == 400
 
 
-def test_a_request_ended_by_bare_lfs_is_not_a_complete_head() -> None:
+def test_a_request_ended_by_bare_lfs_is_refused_at_once() -> None:
     parser = RequestParser()
     parser.feed(b"GET / HTTP/1.1\nHost: t\n\n")
-    assert parser.next_event() is NEED_DATA
-    parser.feed_eof()
-    with pytest.raises(HttpError):
+    with pytest.raises(HttpError) as refused:
         parser.next_event()
+    assert refused.value.status == 400
     assert isinstance(request_events(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")[0], RequestHead)
 
 
@@ -321,10 +324,7 @@ def test_bare_lf_responses_reach_the_client_with_crlf(engine: LoadBalancerEngine
     assert b"\n0\r\nX-Checksum: abc\r\n\r\n" in chunked.raw
     # one upstream connection carried them all, kept alive between them
     assert target.connections == 1
-    # the compiled fast path forwarded them itself (no hand-off to the Python engine)
-    key = TargetKey("tg", "lf", target.port)
-    by_fast_path = served_by_fast_path(engine, key)
-    assert (by_fast_path, served_by_python(engine, key)) == ((5, 0) if engine.fast_path else (0, 5))
+    assert served(engine, TargetKey("tg", "lf", target.port)) == 5
 
 
 def test_a_close_delimited_bare_lf_response(engine: LoadBalancerEngine, target: BareLfTarget) -> None:

@@ -38,9 +38,8 @@ from ecsemu.lb import (
     TargetHealth,
     TargetKey,
     TargetSpec,
-    fastpath,
 )
-from ecsemu.lb.engine import THREAD_NAME
+from ecsemu.lb.engine import THREAD_NAME, default_loop_factory
 
 from .backends import Backend
 from .probes import free_port, open_sockets, wait_until
@@ -120,13 +119,10 @@ def state_of(engine: LoadBalancerEngine, tg_arn: str, backend: Backend) -> Targe
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(params=["fast-path", "python"])
-def engine(request: pytest.FixtureRequest) -> Iterator[LoadBalancerEngine]:
-    """Each test runs twice: with the compiled fast path serving plain requests, and without it."""
+@pytest.fixture
+def engine() -> Iterator[LoadBalancerEngine]:
     others = engine_threads()  # engines of other fixtures (a live emulator) are not this test's
-    if request.param == "fast-path" and not fastpath.available():
-        pytest.fail("the compiled fast path is not built (pip install -e . builds it)")
-    lb = LoadBalancerEngine(fast_path=request.param == "fast-path")
+    lb = LoadBalancerEngine()
     lb.start()
     yield lb
     lb.stop()
@@ -572,3 +568,47 @@ def test_removed_listeners_close_and_stop_leaves_nothing_open(backend: Callable[
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", two), timeout=2).close()
     wait_until(lambda: open_sockets() <= before, timeout=5, what="every socket closed")
+
+
+def test_the_engine_runs_on_uvloop_when_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert default_loop_factory() is uvloop.new_event_loop
+    lb = LoadBalancerEngine()
+    lb.start()
+    try:
+        assert isinstance(lb._loop, uvloop.Loop)
+    finally:
+        lb.stop()
+
+
+class _Banner(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.request.sendall(b"220 ready\r\n")
+        while data := self.request.recv(65536):
+            self.request.sendall(data.upper())
+
+
+def test_tcp_listener_relays_a_target_that_speaks_first(engine: LoadBalancerEngine) -> None:
+    """A banner sent on connect, and the client's first bytes sent before the target connection
+    opened, both arrive (uvloop may deliver a client's bytes although reading was paused)."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Banner)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        banner_port = int(server.server_address[1])
+        tg = TargetGroupSpec(arn="tg-banner", protocol="TCP", health=replace(FAST_CHECKS, protocol="TCP"),
+                             targets=(TargetSpec(id="banner", port=banner_port),))
+        port = serve(engine, tg, listeners=(listener(Forward.to("tg-banner"), protocol="TCP"),))
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"hello")
+                received = b""
+                while len(received) < len(b"220 ready\r\nHELLO"):
+                    data = sock.recv(100)
+                    assert data, received
+                    received += data
+                assert received == b"220 ready\r\nHELLO"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from ecsemu.lb.forwarding import (
     trace_header,
     upstream_request_head,
 )
-from ecsemu.lb.http1 import NEED_DATA, Framing, RequestHead, RequestParser, ResponseParser
+from ecsemu.lb.http1 import NEED_DATA, Framing, RequestHead, RequestParser, ResponseHead, ResponseParser
 from ecsemu.lb.model import FixedResponse, Redirect
 from ecsemu.lb.responses import error_response, fixed_response, html_page, redirect_location, redirect_response
 
@@ -46,7 +47,7 @@ def test_x_forwarded_headers_are_added() -> None:
 
 def test_x_forwarded_for_is_appended_and_proto_port_replaced() -> None:
     head = forwarded(
-        b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n"
+        b"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n"
         b"X-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n\r\n"
     )
     assert head.get(b"x-forwarded-for") == b"1.1.1.1, 2.2.2.2, 127.0.0.9"
@@ -55,7 +56,7 @@ def test_x_forwarded_for_is_appended_and_proto_port_replaced() -> None:
 
 
 def test_fields_named_by_connection_are_dropped_and_chunked_is_refrained() -> None:
-    head = forwarded(b"POST / HTTP/1.1\r\nConnection: x-secret\r\nX-Secret: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = forwarded(b"POST / HTTP/1.1\r\nHost: h\r\nConnection: x-secret\r\nX-Secret: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
     assert head.get(b"x-secret") is None
     assert head.framing is Framing.CHUNKED
 
@@ -86,6 +87,30 @@ def test_response_head_to_clients() -> None:
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"X-App: 1\r\n" in raw and b"Transfer-Encoding: chunked\r\n" in raw and b"Connection: close\r\n" in raw
     assert b"keep-alive" not in raw
+
+
+@pytest.mark.parametrize("named", [b"Content-Length", b"content-length, keep-alive", b"Host", b"Transfer-Encoding"])
+def test_connection_never_drops_the_framing_or_the_host(named: bytes) -> None:
+    """RFC 9110 §7.6.1; issue 11: ``Connection: Content-Length`` sent the body on as a request."""
+    body = b"GET /admin HTTP/1.1\r\nHost: a\r\n\r\n"
+    raw = b"POST / HTTP/1.1\r\nHost: app\r\nConnection: " + named + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = forwarded(raw)
+    assert head.get(b"content-length") == b"%d" % len(body)
+    assert head.framing is Framing.LENGTH and head.get(b"host") == b"app"
+    chunked = forwarded(b"POST / HTTP/1.1\r\nHost: app\r\nConnection: " + named + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert chunked.get(b"transfer-encoding") == b"chunked" and chunked.get(b"host") == b"app"
+
+
+def test_a_content_length_beside_chunked_never_reaches_the_client() -> None:
+    parser = ResponseParser()
+    parser.expect_response(b"GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n")
+    response = parser.next_event()
+    assert isinstance(response, ResponseHead) and response.framing is Framing.CHUNKED
+    for client_http11 in (True, False):
+        framing = client_body_framing(response, client_http11)
+        raw = client_response_head(response, framing=framing, client_http11=client_http11, keep_alive=False)
+        assert b"content-length" not in raw.lower()
 
 
 # --------------------------------------------------------------------------- own responses

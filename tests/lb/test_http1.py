@@ -1,4 +1,4 @@
-"""The incremental HTTP/1.1 parser: framing, keep-alive, errors, any split of the bytes."""
+"""The HTTP/1.1 parser (llhttp through httptools): framing, keep-alive, errors, any split of the bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from ecsemu.lb.http1 import (
     CLOSED,
+    MAX_FIELD_BYTES,
+    MAX_REQUEST_LINE_BYTES,
     NEED_DATA,
     PAUSED,
     Data,
@@ -58,13 +60,13 @@ def test_simple_get_is_head_then_end() -> None:
 
 
 def test_content_length_body() -> None:
-    events = request_events(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+    events = request_events(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello")
     assert body_of(events) == b"hello"
     assert isinstance(events[-2], EndOfMessage)
 
 
 def test_chunked_body_with_extensions_and_trailers() -> None:
-    raw = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n"
+    raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n"
     events = request_events(raw)
     assert isinstance(events[0], RequestHead) and events[0].framing is Framing.CHUNKED
     assert body_of(events) == b"hello0123456789"
@@ -78,13 +80,14 @@ def test_chunked_body_with_extensions_and_trailers() -> None:
      (b"HTTP/1.0", b"", False), (b"HTTP/1.0", b"Connection: Keep-Alive\r\n", True)],
 )
 def test_keep_alive_semantics(version: bytes, connection: bytes, keep: bool) -> None:
-    head = request_events(b"GET / " + version + b"\r\n" + connection + b"\r\n")[0]
+    host = b"Host: h\r\n" if version == b"HTTP/1.1" else b""
+    head = request_events(b"GET / " + version + b"\r\n" + host + connection + b"\r\n")[0]
     assert isinstance(head, RequestHead) and head.keep_alive is keep
 
 
 def test_next_request_waits_until_started() -> None:
     parser = RequestParser()
-    parser.feed(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n")
+    parser.feed(b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n")
     first = drain(parser)
     assert [type(e) for e in first[:2]] == [RequestHead, EndOfMessage] and first[-1] is PAUSED
     parser.start_next_request()
@@ -102,15 +105,17 @@ def test_clean_close_between_requests() -> None:
     ("raw", "status"),
     [
         (b"GET /\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-        (b"GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nBad Name : v\r\n\r\n", 400),
-        (b"GET / HTTP/2.0\r\n\r\n", 505),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nBad Name : v\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n", 400),
     ],
 )
 def test_malformed_requests(raw: bytes, status: int) -> None:
@@ -119,17 +124,29 @@ def test_malformed_requests(raw: bytes, status: int) -> None:
     assert caught.value.status == status
 
 
-def test_oversized_head_is_431() -> None:
-    parser = RequestParser(max_head=100)
-    parser.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * 200)
+@pytest.mark.parametrize(
+    ("pieces", "status"),
+    [
+        ([b"GET /" + b"a" * MAX_REQUEST_LINE_BYTES + b" HTTP/1.1\r\nHost: h\r\n\r\n"], 414),
+        ([b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"a" * MAX_FIELD_BYTES + b"\r\n\r\n"], 400),
+        ([b"GET / HTTP/1.1\r\nHost: h\r\n", *[b"X-%d: %s\r\n" % (i, b"a" * 8000) for i in range(9)], b"\r\n"], 400),
+        ([b"GET / HTTP/1.1\r\nHost: h\r\nX: ", *[b"a" * 8192] * 20], 400),
+    ],
+    ids=["request-line", "one-field", "whole-head", "a-field-that-never-ends"],
+)
+def test_oversized_heads_get_nginx_statuses(pieces: list[bytes], status: int) -> None:
+    """As an ALB bounds them (16 KiB line or field, 64 KiB head), with nginx's answers."""
+    parser = RequestParser()
+    for piece in pieces:
+        parser.feed(piece)
     with pytest.raises(HttpError) as caught:
-        parser.next_event()
-    assert caught.value.status == 431
+        drain(parser)
+    assert caught.value.status == status
 
 
 def test_eof_inside_a_body_is_an_error() -> None:
     parser = RequestParser()
-    parser.feed(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
     drain(parser)
     parser.feed_eof()
     with pytest.raises(HttpError):
@@ -178,8 +195,8 @@ def test_garbage_status_line() -> None:
 
 REQUESTS = [
     b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n",
-    b"POST /y HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world",
-    b"PUT /z HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;x\r\ndefg\r\n0\r\nT: v\r\n\r\n",
+    b"POST /y HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world",
+    b"PUT /z HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;x\r\ndefg\r\n0\r\nT: v\r\n\r\n",
 ]
 
 
@@ -227,7 +244,7 @@ def test_any_split_gives_the_same_messages(cuts: list[int]) -> None:
 def test_chunk_round_trip(payload: bytes, piece: int) -> None:
     encoded = b"".join(chunk(payload[i : i + piece]) for i in range(0, len(payload), piece)) + last_chunk([])
     parser = RequestParser()
-    parser.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + encoded)
+    parser.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + encoded)
     assert body_of(drain(parser)) == payload
 
 

@@ -280,6 +280,12 @@ def test_ranks_follow_depends_on_volumes_from_and_links() -> None:
         (launch(web(linuxParameters={"capabilities": {"add": ["SYS_ADMIN"]}})), "capabilities"),
         (launch(web(linuxParameters={"devices": [{"hostPath": "/dev/fuse"}]})), "devices"),
         (launch(web(), volumes=[{"name": "h", "host": {"sourcePath": "/etc"}}]), "host volume"),
+        (
+            launch(web(), volumes=[{"name": "b", "dockerVolumeConfiguration": {"driverOpts": {"type": "none", "o": "bind", "device": "/"}}}]),
+            "Docker volume b",
+        ),
+        (launch(web(), volumes=[{"name": "p", "dockerVolumeConfiguration": {"driver": "vieux/sshfs"}}]), "Docker volume p"),
+        (launch(web(environmentFiles=[{"value": "/etc/shadow", "type": "s3"}])), "local environment files"),
     ],
 )
 def test_host_access_is_refused_unless_allowed(task: TaskLaunch, words: str) -> None:

@@ -255,6 +255,20 @@ HOST_ACCESS = {
     "privileged": ec2(container(privileged=True)),
     "capabilities": ec2(container(linuxParameters={"capabilities": {"add": ["SYS_ADMIN"]}})),
     "devices": ec2(container(linuxParameters={"devices": [{"hostPath": "/dev/kvm"}]})),
+    "docker volume bound to a host directory": ec2(
+        volumes=[{"name": "v", "dockerVolumeConfiguration": {"driver": "local", "driverOpts": {"type": "none", "o": "bind", "device": "/etc"}}}]
+    ),
+    "docker volume of a block device": ec2(
+        volumes=[{"name": "v", "dockerVolumeConfiguration": {"driverOpts": {"type": "ext4", "device": "/dev/sda1"}}}]
+    ),
+    "docker volume overlaying the host": ec2(
+        volumes=[{"name": "v", "dockerVolumeConfiguration": {"driverOpts": {"type": "overlay", "o": "lowerdir=/"}}}]
+    ),
+    "tmpfs with a bind option": ec2(
+        volumes=[{"name": "v", "dockerVolumeConfiguration": {"driverOpts": {"type": "tmpfs", "o": "rbind"}}}]
+    ),
+    "docker volume plugin": ec2(volumes=[{"name": "v", "dockerVolumeConfiguration": {"driver": "rexray/ebs"}}]),
+    "local environment file": ec2(container(environmentFiles=[{"value": "/etc/shadow", "type": "s3"}])),
 }
 
 
@@ -264,8 +278,32 @@ def test_host_access_is_refused_unless_allowed(params: dict[str, Any]) -> None:
     accepted(params, allow_host_access=True)
 
 
+def test_host_access_refusals_name_only_what_the_request_gave() -> None:
+    """Nothing about the host: the same words whether the named path exists or not."""
+    messages = {
+        refusal(ec2(container(environmentFiles=[{"value": path, "type": "s3"}]))).replace(path, "<p>")
+        for path in ("/etc/passwd", "/no/such/file.env")
+    }
+    messages |= {
+        refusal(ec2(volumes=[{"name": "v", "dockerVolumeConfiguration": {"driverOpts": {"type": "none", "o": "bind", "device": path}}}]))
+        for path in ("/etc", "/no/such/dir")
+    }
+    assert len(messages) == 2, messages
+    assert not any(word in m.lower() for m in messages for word in ("exist", "found", "permission", "denied"))
+
+
 def test_harmless_neighbours_of_host_access_pass() -> None:
     accepted(ec2(pidMode="task", ipcMode="none"))
+    accepted(
+        ec2(
+            volumes=[
+                {"name": "plain", "dockerVolumeConfiguration": {"scope": "task", "driver": "local"}},
+                {"name": "shared", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True}},
+                {"name": "ram", "dockerVolumeConfiguration": {"driverOpts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}},
+            ]
+        )
+    )
+    accepted(ec2(container(environmentFiles=[{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}])))
     accepted(ec2(volumes=[{"name": "scratch"}, {"name": "docker", "host": {}}]))
     accepted(
         ec2(

@@ -6,6 +6,9 @@ Invariants:
   tasks, services and container instances at the moment of the call, so they are always true.
 - A deleted cluster stays describable as INACTIVE, and listed by ListClusters; creating it
   again makes it ACTIVE anew.
+- Every answer that shows a cluster reads it, and the records its counts come from, in one
+  snapshot of the store (``Store.snapshot``, or the writing call's transaction): the counts
+  and the statistics are one tally, taken while no write can land between two reads.
 """
 
 from __future__ import annotations
@@ -68,8 +71,11 @@ def _tally(call: Call, name: str) -> dict[str, int]:
     return tally
 
 
-def _counts(call: Call, name: str) -> dict[str, int]:
-    tally = _tally(call, name)
+def _counts(call: Call, name: str, tally: dict[str, int] | None = None) -> dict[str, int]:
+    """The counts DescribeClusters shows; from ``tally`` when the caller already took it (in
+    the same snapshot)."""
+    if tally is None:
+        tally = _tally(call, name)
     instances = sum(
         1
         for instance in call.store.list(call.scope, container_instance_model.KIND, under=name)
@@ -84,7 +90,9 @@ def _counts(call: Call, name: str) -> dict[str, int]:
 
 
 def render(call: Call, record: Record, include: list[str]) -> dict[str, Any]:
-    counts = _counts(call, record["clusterName"])
+    """The cluster as DescribeClusters shows it. Call it inside a snapshot or transaction."""
+    tally = _tally(call, record["clusterName"])
+    counts = _counts(call, record["clusterName"], tally)
     cluster: dict[str, Any] = {
         "clusterArn": record["clusterArn"],
         "clusterName": record["clusterName"],
@@ -105,7 +113,6 @@ def render(call: Call, record: Record, include: list[str]) -> dict[str, Any]:
     if "ATTACHMENTS" in include:
         cluster["attachments"] = []
     if "STATISTICS" in include:
-        tally = _tally(call, record["clusterName"])
         cluster["statistics"] = [{"name": name, "value": str(tally[name])} for name in _STATISTICS]
     return cluster
 
@@ -154,7 +161,7 @@ def create_cluster(call: Call, params: Params) -> Result:
             if optional in params:
                 record[optional] = params[optional]
         call.store.put(call.scope, KIND, name, record)
-    return {"cluster": render(call, record, _ANSWER)}
+        return {"cluster": render(call, record, _ANSWER)}
 
 
 @operation("DescribeClusters")
@@ -163,12 +170,13 @@ def describe_clusters(call: Call, params: Params) -> Result:
     names = params.get("clusters") or ["default"]
     clusters: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
-    for name_or_arn in names:
-        record = call.store.get(call.scope, KIND, call.cluster_name(name_or_arn))
-        if record is None:
-            failures.append({"arn": _as_arn(call, name_or_arn), "reason": "MISSING"})
-        else:
-            clusters.append(render(call, record, include))
+    with call.store.snapshot():
+        for name_or_arn in names:
+            record = call.store.get(call.scope, KIND, call.cluster_name(name_or_arn))
+            if record is None:
+                failures.append({"arn": _as_arn(call, name_or_arn), "reason": "MISSING"})
+            else:
+                clusters.append(render(call, record, include))
     return {"clusters": clusters, "failures": failures}
 
 
@@ -199,7 +207,7 @@ def delete_cluster(call: Call, params: Params) -> Result:
             raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
         record["status"] = "INACTIVE"
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, _ANSWER)}
+        return {"cluster": render(call, record, _ANSWER)}
 
 
 def _draining_services(call: Call, name: str) -> int:
@@ -236,7 +244,7 @@ def update_cluster(call: Call, params: Params) -> Result:
             if optional in params:
                 record[optional] = params[optional]
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, _ANSWER)}
+        return {"cluster": render(call, record, _ANSWER)}
 
 
 @operation("UpdateClusterSettings")
@@ -245,7 +253,7 @@ def update_cluster_settings(call: Call, params: Params) -> Result:
         record = call.require_cluster(params.get("cluster"))
         _apply_settings(record, params.get("settings", []))
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, _ANSWER)}
+        return {"cluster": render(call, record, _ANSWER)}
 
 
 def _check_capacity_providers(call: Call, providers: list[str], strategy: list[dict[str, Any]]) -> None:
@@ -271,4 +279,4 @@ def put_cluster_capacity_providers(call: Call, params: Params) -> Result:
         record["capacityProviders"] = providers
         record["defaultCapacityProviderStrategy"] = strategy
         call.store.put(call.scope, KIND, record["clusterName"], record)
-    return {"cluster": render(call, record, _ANSWER)}
+        return {"cluster": render(call, record, _ANSWER)}

@@ -198,6 +198,22 @@ def _launch(
     return launch_type, strategy
 
 
+# ECS's "Tasks per service" quota: "The maximum number of tasks per service (the desired
+# count)", 5,000 by default (Amazon ECS service quotas).
+MAX_DESIRED_COUNT = 5000
+
+
+def _check_desired_count(desired: int | None) -> None:
+    if desired is None:
+        return
+    if desired < 0:
+        raise InvalidParameterException("desiredCount must be 0 or greater.")
+    if desired > MAX_DESIRED_COUNT:
+        raise InvalidParameterException(
+            f"desiredCount must be {MAX_DESIRED_COUNT} or less: the Tasks per service quota is {MAX_DESIRED_COUNT}."
+        )
+
+
 # -- operations -----------------------------------------------------------------------------
 
 
@@ -218,8 +234,7 @@ def create_service(call: Call, params: Params) -> Result:
     desired = params.get("desiredCount")
     if desired is None and controller["type"] != "EXTERNAL":
         raise InvalidParameterException("desiredCount is required for the REPLICA scheduling strategy.")
-    if desired is not None and desired < 0:
-        raise InvalidParameterException("desiredCount must be 0 or greater.")
+    _check_desired_count(desired)
     tags = validate_tags(params.get("tags", []))
     digest = request_digest(params)
     with call.store.transaction():
@@ -354,8 +369,7 @@ def update_service(call: Call, params: Params) -> Result:
     if params.get("deploymentController"):
         raise NotSupportedError("Changing the deployment controller")
     desired = params.get("desiredCount")
-    if desired is not None and desired < 0:
-        raise InvalidParameterException("desiredCount must be 0 or greater.")
+    _check_desired_count(desired)
     with call.store.transaction():
         cluster = call.require_cluster(params.get("cluster"))
         service = require_active(call, cluster["clusterName"], params["service"])

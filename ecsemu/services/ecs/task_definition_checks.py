@@ -1,7 +1,13 @@
 """The checks ECS makes when a task definition is registered, as pure functions.
 
 Each check raises the ClientException ECS answers with; messages follow what ECS sends.
-Options that would hand a task the host are refused unless the emulator allows them.
+Options that would hand a task the host are refused unless the emulator allows them
+(``--allow-host-access``): host network, PID and IPC namespaces, host-path volumes, Docker
+volumes whose driver could mount anything of the host (a driver other than ``local``, since a
+plugin can do anything, or ``local`` driver options other than a plain tmpfs), privileged
+containers, added capabilities, devices, and environment files named by a local path (an
+ecsemu extension: ECS reads them from S3). ``host_access_refusal`` says why, in a text that
+names only what the request itself gave: never whether a host path exists or can be read.
 """
 
 from __future__ import annotations
@@ -168,24 +174,75 @@ def _check_ports(container: dict[str, Any], network_mode: str | None) -> None:
             raise ClientException("When networkMode=host, the host ports and container ports in port mappings must match.")
 
 
+_HOST_ACCESS_HINT = " ecsemu refuses it unless started with --allow-host-access."
+
+
 def _check_host_access(params: dict[str, Any]) -> None:
     """Refuse what would hand a task the host, unless the emulator was told to allow it."""
-    hint = " ecsemu refuses it unless started with --allow-host-access."
+    reason = host_access_refusal(params)
+    if reason is not None:
+        raise ClientException(reason + _HOST_ACCESS_HINT)
+
+
+def host_access_refusal(params: dict[str, Any]) -> str | None:
+    """Why a task definition (RegisterTaskDefinition's input) would reach the host; else None."""
     if params.get("networkMode") == "host":
-        raise ClientException("networkMode 'host' gives the task the host's network." + hint)
+        return "networkMode 'host' gives the task the host's network."
     if params.get("pidMode") == "host":
-        raise ClientException("pidMode 'host' gives the task the host's processes." + hint)
+        return "pidMode 'host' gives the task the host's processes."
     if params.get("ipcMode") == "host":
-        raise ClientException("ipcMode 'host' gives the task the host's IPC namespace." + hint)
-    for volume in params.get("volumes", []):
-        if volume.get("host", {}).get("sourcePath"):
-            raise ClientException(f"Volume '{volume.get('name')}' mounts a host path." + hint)
-    for container in params["containerDefinitions"]:
+        return "ipcMode 'host' gives the task the host's IPC namespace."
+    for volume in params.get("volumes") or []:
+        reason = _volume_refusal(volume)
+        if reason is not None:
+            return reason
+    for container in params.get("containerDefinitions") or []:
         name = container.get("name")
         if container.get("privileged"):
-            raise ClientException(f"Container '{name}' is privileged." + hint)
+            return f"Container '{name}' is privileged."
         linux = container.get("linuxParameters") or {}
         if (linux.get("capabilities") or {}).get("add"):
-            raise ClientException(f"Container '{name}' adds Linux capabilities." + hint)
+            return f"Container '{name}' adds Linux capabilities."
         if linux.get("devices"):
-            raise ClientException(f"Container '{name}' maps host devices." + hint)
+            return f"Container '{name}' maps host devices."
+        if local_environment_files(container.get("environmentFiles")):
+            return f"Container '{name}' reads an environment file from a local path."
+    return None
+
+
+def local_environment_files(entries: Any) -> bool:
+    """Whether ``environmentFiles`` names a file by a local path rather than an S3 ARN."""
+    return any(isinstance(e, dict) and str(e.get("value") or "").startswith("/") for e in entries or [])
+
+
+def _volume_refusal(volume: dict[str, Any]) -> str | None:
+    name = volume.get("name")
+    if (volume.get("host") or {}).get("sourcePath"):
+        return f"Volume '{name}' mounts a host path."
+    docker = volume.get("dockerVolumeConfiguration")
+    if not docker:
+        return None
+    driver = docker.get("driver") or "local"
+    if driver != "local":
+        return f"Volume '{name}' uses the Docker volume driver '{driver}': only the 'local' driver is allowed."
+    if not tmpfs_only(docker.get("driverOpts")):
+        return f"Volume '{name}' has 'local' driver options that could mount a host path or device: only a tmpfs is allowed."
+    return None
+
+
+def tmpfs_only(options: Any) -> bool:
+    """Whether ``local`` driver options make at most a tmpfs: none at all, or ``type: tmpfs``
+    with no bind option and no path anywhere (``type: none, o: bind, device: /dir`` binds a
+    host directory; ``type: overlay, o: lowerdir=/`` shows one; ``device: /dev/sda1`` mounts
+    a disk)."""
+    if not options:
+        return True
+    if not isinstance(options, dict):
+        return False
+    if str(options.get("type", "")).strip().lower() != "tmpfs":
+        return False
+    for key, value in options.items():
+        text = f"{key}={value}".lower()
+        if "/" in text or "bind" in text:
+            return False
+    return True

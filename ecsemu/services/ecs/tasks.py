@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from ecsemu import config
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
 from ecsemu.model import task_definition as task_definition_model
@@ -16,8 +17,9 @@ from ecsemu.model.task import ContainerSpec, TaskRecord, TaskSpec, TaskStatus
 from ecsemu.services.common import request_digest
 from ecsemu.services.ecs import arns, task_definitions
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
-from ecsemu.services.ecs.errors import InvalidParameterException, ServiceNotFoundException
+from ecsemu.services.ecs.errors import ClientException, InvalidParameterException, ServiceNotFoundException
 from ecsemu.services.ecs.tags import validate_tags
+from ecsemu.services.ecs.task_definition_checks import local_environment_files
 from ecsemu.state.store import Record
 
 KIND = task_model.KIND
@@ -144,7 +146,7 @@ def _check_launch(call: Call, definition: Record, params: Params) -> tuple[str |
     return launch_type, provider
 
 
-def _check_overrides(definition: Record, overrides: Record) -> None:
+def _check_overrides(definition: Record, overrides: Record, *, allow_host_access: bool) -> None:
     names = {c["name"] for c in definition["containerDefinitions"]}
     for override in overrides.get("containerOverrides", []):
         if override.get("name") not in names:
@@ -152,6 +154,11 @@ def _check_overrides(definition: Record, overrides: Record) -> None:
         for variable in override.get("environment", []):
             if not variable.get("name"):
                 raise InvalidParameterException("Environment variable names in container overrides can not be blank.")
+        if not allow_host_access and local_environment_files(override.get("environmentFiles")):
+            raise ClientException(
+                f"The override of container '{override.get('name')}' reads an environment file from a local path."
+                " ecsemu refuses it unless started with --allow-host-access."
+            )
 
 
 def _start(call: Call, params: Params, *, count: int, container_instances: list[str] | None = None) -> Result:
@@ -163,7 +170,7 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
         cluster = call.require_cluster(params.get("cluster"))
         definition = task_definitions.require_active(call, params["taskDefinition"])
         _check_network(definition, params)
-        _check_overrides(definition, overrides)
+        _check_overrides(definition, overrides, allow_host_access=call.settings.allow_host_access)
         if container_instances is None:
             launch_type, provider = _check_launch(call, definition, params)
         else:
@@ -171,7 +178,12 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
         if params.get("propagateTags") == "TASK_DEFINITION":
             tags = validate_tags(definition.get("tags", []) + tags)
         started = []
+        failures: list[dict[str, str]] = []
+        room = _room_for_tasks(call)
         for index in range(count):
+            if index >= room:
+                failures.append({"arn": cluster["clusterArn"], "reason": TASK_LIMIT_REASON})
+                continue
             task_id = arns.new_task_id()
             task = task_model.new_task(
                 call.scope,
@@ -192,7 +204,22 @@ def _start(call: Call, params: Params, *, count: int, container_instances: list[
             )
             call.store.put(call.scope, KIND, f"{cluster['clusterName']}/{task_id}", task_model.to_record(task))
             started.append(render(task, include_tags=True))
-    return {"tasks": started, "failures": []}
+    return {"tasks": started, "failures": failures}
+
+
+TASK_LIMIT_REASON = "You've reached the limit on the number of tasks you can run concurrently"
+
+
+def _room_for_tasks(call: Call) -> int:
+    """How many more tasks ecsemu starts now: ``config.MAX_TASKS`` less the unstopped tasks of
+    every account and region (the services' tasks count too; see reconcile.scheduling)."""
+    live = sum(
+        1
+        for scope in call.store.scopes()
+        for record in call.store.list(scope, KIND)
+        if not task_model.is_stopped(task_model.from_record(record))
+    )
+    return max(0, config.MAX_TASKS - live)
 
 
 class ConflictException(ClientError):

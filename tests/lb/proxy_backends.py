@@ -1,5 +1,5 @@
-"""Raw-socket backends for the fast-path differential tests: each route answers one way
-(chunked, close-delimited, interim, garbage, reset, slow...) and records what it received.
+"""Raw-socket backends for the proxy tests: each route answers one way (chunked,
+close-delimited, interim, garbage, reset, slow...) and records what it received.
 """
 
 
@@ -24,7 +24,6 @@ from ecsemu.lb import (
 Header = tuple[bytes, bytes]
 
 LOCALHOST: Final = "127.0.0.1"
-ENGINES: Final = ("fast", "python")
 NO_CHECKS: Final = HealthCheckSpec(enabled=False)
 TIMEOUT_S: Final = 10.0
 TRACE_RE: Final = re.compile(rb"X-Amzn-Trace-Id: Root=1-([0-9a-f]{8})-[0-9a-f]{24}\r\n")

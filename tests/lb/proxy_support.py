@@ -1,7 +1,8 @@
-"""Raw-socket backends and clients, and engine helpers, for the fast-path differential tests.
+"""Raw-socket clients and engine helpers for the proxy tests.
 
-The tests are ``test_fastpath_messages.py`` and ``test_fastpath_connections.py``; their fixtures
-(``engine`` on each engine in turn, ``engines`` both at once, ``backends``) are in ``conftest.py``.
+The tests are ``test_proxy_messages.py``, ``test_proxy_connections.py``, ``test_smuggling.py``
+and ``test_bare_lf_responses.py``; their fixtures (``engine``, ``backends``) are in
+``conftest.py``.
 """
 
 
@@ -14,8 +15,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import pytest
-
 from ecsemu.lb import (
     Forward,
     LbSnapshot,
@@ -25,11 +24,10 @@ from ecsemu.lb import (
     TargetGroupSpec,
     TargetKey,
     TargetSpec,
-    fastpath,
 )
 from ecsemu.lb.engine import THREAD_NAME
 
-from .fastpath_backends import (
+from .proxy_backends import (
     DATE_RE,
     LINGER_RESET,
     LOCALHOST,
@@ -251,17 +249,14 @@ def fetch(port: int, request: bytes, method: bytes = b"GET") -> Response:
 
 
 
-def start_engine(kind: str) -> LoadBalancerEngine:
-    if kind == "fast" and not fastpath.available():
-        pytest.fail("the compiled fast path is not built (pip install -e . builds it)")
-    lb = LoadBalancerEngine(fast_path=kind == "fast")
+def start_engine() -> LoadBalancerEngine:
+    lb = LoadBalancerEngine()
     lb.start()
-    assert lb.fast_path is (kind == "fast")
     return lb
 
 
 def lb_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name in (THREAD_NAME, fastpath.THREAD_NAME)}
+    return {t for t in threading.enumerate() if t.name == THREAD_NAME}
 
 
 def tg(arn: str, *targets: RawBackend, algorithm: str = "round_robin") -> TargetGroupSpec:
@@ -289,14 +284,7 @@ def key(tg_arn: str, backend: RawBackend) -> TargetKey:
     return TargetKey(tg_arn, backend.name, backend.port)
 
 
-def served_by_fast_path(lb: LoadBalancerEngine, k: TargetKey) -> int:
-    """Requests the compiled fast path forwarded itself (0 for the Python engine)."""
-    core = lb._core
-    assert core is not None
-    return 0 if core.fast is None else core.fast.counters()[1].get(k, 0)
-
-
-def served_by_python(lb: LoadBalancerEngine, k: TargetKey) -> int:
+def served(lb: LoadBalancerEngine, k: TargetKey) -> int:
     core = lb._core
     assert core is not None
     return core.state.request_counts.get(k, 0)

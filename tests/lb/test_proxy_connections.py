@@ -1,5 +1,5 @@
-"""The fast path against the Python reference, part 2: keep-alive and balancing, errors, large
-bodies, counters, pooled connections, listener removal (see test_fastpath_messages.py)."""
+"""The HTTP proxy, part 2: keep-alive and balancing, errors, large bodies, counters, pooled
+connections, listener removal (see test_proxy_messages.py)."""
 
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from ecsemu.lb import (
 )
 from ecsemu.lb.responses import error_response
 
-from .fastpath_backends import (
-    ENGINES,
+from .probes import free_port, open_sockets, wait_until
+from .proxy_backends import (
     NO_CHECKS,
     TIMEOUT_S,
     RawBackend,
     field_value,
     pattern,
 )
-from .fastpath_support import (
+from .proxy_support import (
     Client,
     chunked_post,
     fetch,
@@ -46,11 +46,10 @@ from .fastpath_support import (
     normalized,
     post,
     serve,
-    served_by_fast_path,
+    served,
     start_engine,
     tg,
 )
-from .probes import free_port, open_sockets, wait_until
 
 # --------------------------------------------------------------------------- 4. keep-alive and balancing
 
@@ -72,25 +71,19 @@ def test_two_hundred_requests_on_one_connection_round_robin_exactly(
     assert [r.index for r in a.requests()] == list(range(1, 101))
     counts = engine.request_counts()
     assert (counts[key("tg", a)], counts[key("tg", b)]) == (100, 100)
-    if engine.fast_path:
-        assert served_by_fast_path(engine, key("tg", a)) == 100
+    assert served(engine, key("tg", a)) == 100
 
 
-def test_weighted_forward_order_is_the_same(
-    engines: dict[str, LoadBalancerEngine], backends: Callable[[str], RawBackend]
-) -> None:
+def test_weighted_forward_order(engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]) -> None:
     a, b = backends("a"), backends("b")
     split = ListenerSpec(arn="listener", port=0, rules=(RuleSpec(action=Forward(weights=(("tg-a", 3), ("tg-b", 1)))),))
-    orders = {}
-    for kind, lb in engines.items():
-        port = serve(lb, tg("tg-a", a), tg("tg-b", b), listeners=(split,))
-        with Client(port) as client:
-            order = []
-            for _ in range(8):
-                client.send(get())
-                order.append(client.response().get(b"X-Backend"))
-        orders[kind] = order
-    assert orders["fast"] == orders["python"] == [b"a", b"a", b"b", b"a"] * 2
+    port = serve(engine, tg("tg-a", a), tg("tg-b", b), listeners=(split,))
+    with Client(port) as client:
+        order = []
+        for _ in range(8):
+            client.send(get())
+            order.append(client.response().get(b"X-Backend"))
+    assert order == [b"a", b"a", b"b", b"a"] * 2
 
 
 def test_a_new_snapshot_applies_to_open_keep_alive_connections(
@@ -167,8 +160,7 @@ def test_concurrent_clients_each_get_their_own_answers(
     assert failures == []
     counts = engine.request_counts()
     assert counts[key("tg", a)] + counts[key("tg", b)] == 32 * 25
-    if engine.fast_path:  # all but the requests of the 8 connections handed off after their 20th
-        assert served_by_fast_path(engine, key("tg", a)) + served_by_fast_path(engine, key("tg", b)) == 32 * 25 - 8 * 5
+    assert served(engine, key("tg", a)) + served(engine, key("tg", b)) == 32 * 25
     assert engine.in_flight("tg", "a", a.port) == engine.in_flight("tg", "b", b.port) == 0
 
 
@@ -208,30 +200,24 @@ def test_502_when_the_target_fails_before_answering(
         assert client.response().body == b"a /fine"
         client.send(b"HEAD /%s HTTP/1.1\r\nHost: t\r\n\r\n" % failure.encode())
         assert normalized(client.response(b"HEAD").raw) == error_page(502, head=True)
-    if engine.fast_path:
-        assert served_by_fast_path(engine, key("tg", a)) == 3
+    assert served(engine, key("tg", a)) == 3
 
 
-def test_error_pages_are_byte_identical(
-    engines: dict[str, LoadBalancerEngine], backends: Callable[[str], RawBackend]
-) -> None:
+def test_error_pages_are_byte_exact(engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]) -> None:
     a = backends("a")
-    pages: dict[str, list[bytes]] = {}
-    for kind, lb in engines.items():
-        gone = TargetGroupSpec(arn="tg-gone", health=NO_CHECKS, targets=(TargetSpec(id="gone", port=free_port()),))
-        listeners = (forward_listener("tg", arn="main"), forward_listener("tg-gone", arn="gone"),
-                     forward_listener("tg-empty", arn="empty"))
-        serve(lb, tg("tg", a), gone, tg("tg-empty"), listeners=listeners)
-        main, refused, empty = (lb.bound_port(arn) for arn in ("main", "gone", "empty"))
-        assert main and refused and empty
-        pages[kind] = [
-            normalized(fetch(main, get("/garbage")).raw),
-            normalized(fetch(refused, get()).raw),
-            normalized(fetch(empty, get()).raw),
-            normalized(fetch(empty, get(extra=b"Connection: close\r\n")).raw),
-        ]
-    assert pages["fast"] == pages["python"] == [error_page(502), error_page(502), error_page(503),
-                                                error_page(503, keep=False)]
+    gone = TargetGroupSpec(arn="tg-gone", health=NO_CHECKS, targets=(TargetSpec(id="gone", port=free_port()),))
+    listeners = (forward_listener("tg", arn="main"), forward_listener("tg-gone", arn="gone"),
+                 forward_listener("tg-empty", arn="empty"))
+    serve(engine, tg("tg", a), gone, tg("tg-empty"), listeners=listeners)
+    main, refused, empty = (engine.bound_port(arn) for arn in ("main", "gone", "empty"))
+    assert main and refused and empty
+    pages = [
+        normalized(fetch(main, get("/garbage")).raw),
+        normalized(fetch(refused, get()).raw),
+        normalized(fetch(empty, get()).raw),
+        normalized(fetch(empty, get(extra=b"Connection: close\r\n")).raw),
+    ]
+    assert pages == [error_page(502), error_page(502), error_page(503), error_page(503, keep=False)]
 
 
 def test_503_without_targets_keeps_the_connection(engine: LoadBalancerEngine) -> None:
@@ -281,22 +267,19 @@ def test_the_connection_is_still_usable_after_a_late_error(
 
 
 def test_a_response_cut_mid_body_cuts_the_client(
-    engines: dict[str, LoadBalancerEngine], backends: Callable[[str], RawBackend]
+    engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]
 ) -> None:
     a = backends("a")
     received = {}
-    for kind, lb in engines.items():
-        port = serve(lb, tg("tg", a))
-        for path in ("/cut", "/cut-chunked"):
-            with Client(port) as client:
-                client.send(get(path))
-                received[kind, path] = normalized(client.rest_until_close())
-            assert lb.in_flight("tg", "a", a.port) == 0
-        assert fetch(port, get("/fine")).body == b"a /fine"
+    port = serve(engine, tg("tg", a))
     for path in ("/cut", "/cut-chunked"):
-        assert received["fast", path] == received["python", path]
-    assert received["python", "/cut"] == b"HTTP/1.1 200 OK\r\nX-Backend: a\r\nContent-Length: 100\r\n\r\n0123456789"
-    assert received["python", "/cut-chunked"] == (
+        with Client(port) as client:
+            client.send(get(path))
+            received[path] = normalized(client.rest_until_close())
+        assert engine.in_flight("tg", "a", a.port) == 0
+    assert fetch(port, get("/fine")).body == b"a /fine"
+    assert received["/cut"] == b"HTTP/1.1 200 OK\r\nX-Backend: a\r\nContent-Length: 100\r\n\r\n0123456789"
+    assert received["/cut-chunked"] == (
         b"HTTP/1.1 200 OK\r\nX-Backend: a\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n"
     )
 
@@ -351,10 +334,7 @@ def test_request_bodies_arrive_intact(
     received = a.requests("/echo")
     assert len(received) == 1 and received[0].body == body
     assert field_value(received[0].headers, b"content-length") == str(size).encode()
-    if engine.fast_path:
-        # up to 64 KiB the fast path forwards the body itself (and the follow-up); beyond, it hands
-        # the connection off, and the follow-up goes with it
-        assert served_by_fast_path(engine, key("tg", a)) == (2 if size <= 65536 else 0)
+    assert served(engine, key("tg", a)) == 2
 
 
 def absorbed_before_the_cut(port: int, size: int) -> int:
@@ -377,17 +357,14 @@ MALFORMED_REQUESTS: Final[dict[str, bytes]] = {
 
 
 @pytest.mark.parametrize("case", list(MALFORMED_REQUESTS))
-def test_malformed_requests_get_the_same_answer(
-    case: str, engines: dict[str, LoadBalancerEngine], backends: Callable[[str], RawBackend]
+def test_malformed_requests_are_answered_and_closed(
+    case: str, engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]
 ) -> None:
     a = backends("a")
-    answers = {}
-    for kind, lb in engines.items():
-        with Client(serve(lb, tg("tg", a))) as client:
-            client.send(MALFORMED_REQUESTS[case])
-            answers[kind] = normalized(client.rest_until_close())
-    assert answers["fast"] == answers["python"]
-    assert re.search(rb"HTTP/1\.1 (400|501|505) [^\r]*\r\n.*Connection: close\r\n\r\n<html>", answers["python"], re.S)
+    with Client(serve(engine, tg("tg", a))) as client:
+        client.send(MALFORMED_REQUESTS[case])
+        answer = normalized(client.rest_until_close())
+    assert re.search(rb"HTTP/1\.1 (400|501|505) [^\r]*\r\n.*Connection: close\r\n\r\n<html>", answer, re.S)
     assert a.requests() == []
 
 
@@ -395,8 +372,7 @@ def test_a_malformed_request_pipelined_after_a_plain_one(
     engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]
 ) -> None:
     """The plain request is forwarded and answered; then the malformed one gets its 400 and the
-    connection closes. (The fast path answers the first itself and hands the connection over
-    before the second; the Python engine parses both.)"""
+    connection closes."""
     a = backends("a")
     port = serve(engine, tg("tg", a))
     with Client(port) as client:
@@ -452,7 +428,7 @@ def test_in_flight_counts_follow_requests_and_aborts(
     assert time.monotonic() - started < 3.0
 
 
-def test_request_counts_cover_both_paths(engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]) -> None:
+def test_request_counts_cover_every_request(engine: LoadBalancerEngine, backends: Callable[[str], RawBackend]) -> None:
     a, b = backends("a"), backends("b")
     port = serve(engine, tg("tg", a, b))
     with Client(port) as client:
@@ -465,8 +441,7 @@ def test_request_counts_cover_both_paths(engine: LoadBalancerEngine, backends: C
     counts = engine.request_counts()
     assert counts[key("tg", a)] + counts[key("tg", b)] == 6
     assert len(a.requests()) + len(b.requests()) == 6
-    if engine.fast_path:
-        assert served_by_fast_path(engine, key("tg", a)) + served_by_fast_path(engine, key("tg", b)) == 3
+    assert served(engine, key("tg", a)) + served(engine, key("tg", b)) == 6
     assert engine.in_flight("tg", "a", a.port) == engine.in_flight("tg", "b", b.port) == 0
 
 
@@ -490,8 +465,7 @@ def test_a_stale_pooled_connection_is_retried_on_a_fresh_one(
     assert (last.conn, last.index, last.body) == (2, 1, b"z" * 60_000)
     assert engine.request_counts()[key("tg", a)] == 2
     assert engine.in_flight("tg", "a", a.port) == 0
-    if engine.fast_path:
-        assert served_by_fast_path(engine, key("tg", a)) == 2
+    assert served(engine, key("tg", a)) == 2
 
 
 # --------------------------------------------------------------------------- 9. listener removal and stop
@@ -503,17 +477,17 @@ def test_removing_a_listener_closes_its_idle_connections_and_finishes_busy_ones(
     a = backends("a")
     listeners = (forward_listener("tg", arn="main"), forward_listener("tg", arn="other"))
     port = serve(engine, tg("tg", a), listeners=listeners)
-    with Client(port) as idle, Client(port) as handed_off, Client(port) as busy:
+    with Client(port) as idle, Client(port) as chunked_conn, Client(port) as busy:
         idle.send(get("/idle"))
         assert idle.response().status == 200
-        handed_off.send(chunked_post("/echo", b"chunked"))
-        assert handed_off.response(b"POST").body == b"chunked"
+        chunked_conn.send(chunked_post("/echo", b"chunked"))
+        assert chunked_conn.response(b"POST").body == b"chunked"
         busy.send(get("/hold"))
         wait_until(lambda: a.requests("/hold"), what="the held request at the target")
         engine.apply(LbSnapshot(listeners=(listeners[1],), target_groups=(tg("tg", a),)))
         assert engine.bound_port("main") is None
         assert idle.closed(), "the idle keep-alive connection was not closed"
-        assert handed_off.closed(), "the idle handed-off connection was not closed"
+        assert chunked_conn.closed(), "the idle connection that sent a chunked body was not closed"
         a.release.set()
         assert busy.response().body == b"a /hold"
         assert busy.closed()
@@ -523,20 +497,19 @@ def test_removing_a_listener_closes_its_idle_connections_and_finishes_busy_ones(
     assert other and fetch(other, get("/still")).body == b"a /still"
 
 
-@pytest.mark.parametrize("kind", ENGINES)
-def test_stop_leaves_no_socket_open(kind: str, backends: Callable[[str], RawBackend]) -> None:
+def test_stop_leaves_no_socket_open(backends: Callable[[str], RawBackend]) -> None:
     a = backends("a")
     before = open_sockets()
     others = lb_threads()
-    lb = start_engine(kind)
+    lb = start_engine()
     port = serve(lb, tg("tg", a))
     clients = [Client(port) for _ in range(3)]
     try:
-        idle, handed_off, busy = clients
+        idle, chunked, busy = clients
         idle.send(get("/idle"))
         assert idle.response().status == 200
-        handed_off.send(chunked_post("/echo", b"chunked"))
-        assert handed_off.response(b"POST").body == b"chunked"
+        chunked.send(chunked_post("/echo", b"chunked"))
+        assert chunked.response(b"POST").body == b"chunked"
         busy.send(get("/slow?ms=8000"))
         wait_until(lambda: a.requests("/slow"), what="the slow request at the target")
         lb.stop()
