@@ -7,6 +7,7 @@ Exit statuses: 0 after a clean stop; 2 for a bad option value or an unusable dat
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -67,9 +68,13 @@ def farewell(config: Config, runtime: ContainerRuntime, left: int) -> str:
     if runtime.name != "docker":
         return f"ecsemu stopped; {where}: its {left} simulated tasks resume when it starts again"
     namespace = getattr(runtime, "namespace", "")
+    again = (
+        "a new ecsemu container on the same state volume adopts them"
+        if os.environ.get("ECSEMU_IN_CONTAINER") == "1"
+        else f"`ecsemu serve --data-dir {config.data_dir}` adopts them"
+    )
     return (
-        f"ecsemu stopped; {where}. {left} tasks' containers are left running: "
-        f"`ecsemu serve --data-dir {config.data_dir}` adopts them, or remove them with "
+        f"ecsemu stopped; {where}. {left} tasks' containers are left running: {again}, or remove them with "
         f"`docker rm -f $(docker ps -aq --filter label=ecsemu.namespace={namespace})`"
     )
 
