@@ -23,9 +23,14 @@ ensure_venv() {
         fi
     fi
     if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-        echo "ecsemu: installing into $venv ..." >&2
-        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-        "$venv/bin/python" -m pip install -q -e "$repo${extra:+[$extra]}"
+        echo "ecsemu: installing into $venv${extra:+ (with the $extra extras)} ..." >&2
+        "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+        # pip's own warnings stay in a log; it is shown when the install fails.
+        if ! "$venv/bin/python" -m pip install -q -e "$repo${extra:+[$extra]}" >"$venv/.install.log" 2>&1; then
+            cat "$venv/.install.log" >&2
+            echo "ecsemu: the install failed (log above, also in $venv/.install.log)" >&2
+            return 1
+        fi
         echo "$want" >"$stamp"
     fi
     export PATH="$venv/bin:$PATH"
