@@ -15,6 +15,7 @@ from typing import Any
 from waitress.server import create_server
 
 from ecsemu.config import Config
+from ecsemu.dashboard.state import dashboard_state
 from ecsemu.gateway.app import GatewayConfig, create_app
 from ecsemu.lb.engine import LoadBalancerEngine
 from ecsemu.lb.sync import LoadBalancerSync
@@ -160,6 +161,7 @@ class Emulator:
             simulated_targets=simulated,
             bound_listeners=load_balancers.bound_listeners,
             consistent=store.snapshot,
+            dashboard_state=lambda: dashboard_state(store),
         )
         server = HttpServer(config.host, config.port, app)
         return cls(config, store, runtime, reconciler, server, load_balancers)

@@ -28,6 +28,9 @@ simulated runtime's target-health hook ``POST /_ecsemu/simulated/health`` (JSON
 ``{"taskArn", "healthy", "containerName"?, "hostPort"?}``: the task's load-balancer targets
 pass or fail their health checks from the next check on; 404 for an unknown task or binding,
 400 for a malformed body or when the runtime is not the simulated one).
+
+The dashboard (``dashboard.py``, when ``create_app`` is given ``dashboard_state``): ``GET /_ecsemu/ui``
+and its files and JSON under ``/_ecsemu/ui/``, read-only.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ecsemu import __version__
 from ecsemu.context import RequestContext
 from ecsemu.errors import AwsError, ServerError
 from ecsemu.gateway.browser import Refusal, RequestGuard, without_cors_grants
+from ecsemu.gateway.dashboard import register_dashboard
 from ecsemu.protocol import json_protocol, query_protocol
 from ecsemu.protocol.sigv4 import account_for, read_caller
 from ecsemu.protocol.validation import load_shapes_document, validate_input
@@ -305,6 +309,7 @@ def create_app(
     simulated_targets: SimulatedTargets | None = None,
     bound_listeners: Callable[[], list[dict[str, Any]]] | None = None,
     consistent: Callable[[], AbstractContextManager[None]] = nullcontext,
+    dashboard_state: Callable[[], dict[str, Any]] | None = None,
 ) -> Gateway:
     admin = Flask("ecsemu")
 
@@ -342,5 +347,8 @@ def create_app(
         except LookupError as error:
             return {"error": str(error.args[0]) if error.args else "not found"}, 404
         return {"taskArn": task_arn, "healthy": healthy, "hostPorts": ports}, 200
+
+    if dashboard_state is not None:
+        register_dashboard(admin, dashboard_state)
 
     return Gateway(AwsHandler(providers, config, consistent), admin, RequestGuard.allowing(config.allowed_hosts))

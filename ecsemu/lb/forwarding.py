@@ -62,6 +62,8 @@ _WATCHED_LENGTHS: Final = frozenset({2, 7, 10, 15, 16, 17})
 
 def _dropped_names(connection: tuple[bytes, ...]) -> frozenset[bytes]:
     """Hop-by-hop names, plus the fields the Connection header names."""
+    if not connection:
+        return HOP_BY_HOP
     extra = [token for token in connection if token not in _NEVER_DROPPED]
     return HOP_BY_HOP.union(extra) if extra else HOP_BY_HOP
 
