@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterable
 from typing import Any, Literal, Required, TypedDict, cast
 
+from ecsemu import config
 from ecsemu.context import Scope
 from ecsemu.model.arns import ecs_arn
 from ecsemu.model.tags import Tag
@@ -319,6 +321,12 @@ def request_stop(task: TaskRecord, *, stop_code: str, reason: str, now: float) -
 
 def is_stopped(task: TaskRecord) -> bool:
     return bool(task["status"].get("lastStatus") == "STOPPED")
+
+
+def room_for_tasks(tasks: Iterable[TaskRecord]) -> int:
+    """How many more tasks ecsemu starts beside ``tasks`` (all of every account and region):
+    ``config.MAX_TASKS`` less the unstopped ones. RunTask and the schedulers both ask here."""
+    return max(0, config.MAX_TASKS - sum(1 for task in tasks if not is_stopped(task)))
 
 
 def desired_status(task: TaskRecord) -> Literal["RUNNING", "STOPPED"]:

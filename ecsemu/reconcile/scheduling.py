@@ -47,7 +47,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ecsemu import config
 from ecsemu.context import Scope
 from ecsemu.model import service as service_model
 from ecsemu.model import task as task_model
@@ -152,7 +151,7 @@ class Capacity:
     @classmethod
     def left_by(cls, tasks: Iterable[TaskRecord]) -> Capacity:
         """The room ``config.MAX_TASKS`` leaves beside ``tasks`` (the unstopped ones count)."""
-        return cls(config.MAX_TASKS - sum(1 for task in tasks if not task_model.is_stopped(task)))
+        return cls(task_model.room_for_tasks(tasks))
 
     def take(self, count: int) -> int:
         granted = max(0, min(count, self.room))

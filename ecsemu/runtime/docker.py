@@ -8,7 +8,7 @@ Vocabulary:
 - A task is *halted* once ``stop`` or ``remove`` was asked for it: nothing of it is created
   or started any more, and its never-started containers are observed as exited.
 - The *sandbox* and the cluster network: see ``docker_sandbox``; the create arguments: see
-  ``docker_spec``.
+  ``docker_spec``; what a task is observed as (its listing plus its job): ``docker_observe``.
 
 Invariants:
 - Every object this runtime creates is labelled, and it only ever lists, stops or removes
@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import docker
@@ -42,8 +41,9 @@ import requests.exceptions
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
 from ecsemu.runtime import env_files
-from ecsemu.runtime.base import EngineOutage, ObservedContainer, ObservedTask, RuntimeUnavailable, TaskLaunch
+from ecsemu.runtime.base import EngineOutage, ObservedTask, RuntimeUnavailable, TaskLaunch
 from ecsemu.runtime.docker_facts import ContainerFacts
+from ecsemu.runtime.docker_observe import LaunchJob, observe_task
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -82,23 +82,6 @@ class _Halted(Exception):
 class _Relist(Exception):
     """A create met this task's container under its name (another launch got there first):
     the step's listing is stale, so look again at once rather than act on it."""
-
-
-@dataclass
-class _Job:
-    launch: TaskLaunch
-    order: list[str]
-    by_name: dict[str, Record]
-    phase: str = "idle"  # idle | queued | running | done
-    rerun: bool = False
-    env: dict[str, dict[str, str]] | None = None
-    images: sandboxes.ImageResolution | None = None
-    blocked: dict[str, str] = field(default_factory=dict)  # non-essential, never to start → reason
-    started: dict[str, float] = field(default_factory=dict)
-    failure: str | None = None
-    failed_container: str | None = None
-    errors: int = 0
-    polls: int = 0
 
 
 class DockerRuntime:
@@ -140,7 +123,7 @@ class DockerRuntime:
         self.namespace = namespace
         self._filter = [spec.MANAGED_FILTER, *([f"{spec.NAMESPACE}={namespace}"] if namespace else [])]
         self._lock = threading.Lock()
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, LaunchJob] = {}
         self._halted: set[str] = set()
         self._hidden: set[str] = set()  # removed with keep_stopped: left in Docker, not observed
         self._busy: set[tuple[str, str]] = set()  # ("stop" | "remove", task arn) in flight
@@ -164,9 +147,9 @@ class DockerRuntime:
                 return
             by_name = {c["name"]: c for c in launch.containers}
             try:
-                job = _Job(launch, spec.start_order(launch.containers), by_name)
+                job = LaunchJob(launch, spec.start_order(launch.containers), by_name)
             except ValueError as error:
-                job = _Job(launch, list(by_name), by_name, phase="done", failure=f"CannotCreateContainerError: {error}")
+                job = LaunchJob(launch, list(by_name), by_name, phase="done", failure=f"CannotCreateContainerError: {error}")
             self._jobs[launch.task_arn] = job
         self._submit(job)
 
@@ -197,7 +180,7 @@ class DockerRuntime:
         # the reconciler must see the task vanish.
         live = {arn for arn, job in jobs.items() if job.phase != "done" or job.failure}
         return {
-            arn: self._observe_task(arn, grouped.get(arn, []), jobs.get(arn), arn in halted)
+            arn: observe_task(self._facts, arn, grouped.get(arn, []), jobs.get(arn), arn in halted)
             for arn in grouped.keys() | live
             if arn not in hidden
         }
@@ -224,7 +207,7 @@ class DockerRuntime:
 
     # --- launch steps ----------------------------------------------------------------------
 
-    def _submit(self, job: _Job) -> None:
+    def _submit(self, job: LaunchJob) -> None:
         with self._lock:
             if job.phase in ("queued", "done") or self._closed.is_set():
                 return
@@ -235,7 +218,7 @@ class DockerRuntime:
         with contextlib.suppress(RuntimeError):  # closed meanwhile
             self._steps.submit(self._step, job)
 
-    def _step(self, job: _Job) -> None:
+    def _step(self, job: LaunchJob) -> None:
         with self._lock:
             job.phase, job.rerun = "running", False
         delay: float | None = None
@@ -271,7 +254,7 @@ class DockerRuntime:
             timer.daemon = True
             timer.start()
 
-    def _advance(self, job: _Job) -> float | None:
+    def _advance(self, job: LaunchJob) -> float | None:
         """One step: None when the launch is over, else how soon to look again."""
         launch = job.launch
         existing = self._task_containers(launch.task_arn)
@@ -341,7 +324,7 @@ class DockerRuntime:
                 except docker.errors.APIError as error:
                     raise spec.LaunchFailure(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
 
-    def _create(self, job: _Job, name: str) -> Record:
+    def _create(self, job: LaunchJob, name: str) -> Record:
         assert job.env is not None and job.images is not None
         ranks = spec.ranks(job.launch.containers)
         container_spec = spec.container_spec(
@@ -373,7 +356,7 @@ class DockerRuntime:
                 raise _Relist
             raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
 
-    def _start_ready(self, job: _Job, existing: dict[str, Record]) -> bool:
+    def _start_ready(self, job: LaunchJob, existing: dict[str, Record]) -> bool:
         """Start every created container whose dependencies hold; True while some wait."""
         waiting = False
         for name in job.order:
@@ -397,13 +380,13 @@ class DockerRuntime:
             self._facts.warm(info["Id"])
         return waiting
 
-    def _block(self, job: _Job, name: str, reason: str) -> None:
+    def _block(self, job: LaunchJob, name: str, reason: str) -> None:
         """An essential container that cannot start fails the task; another just never starts."""
         if job.by_name[name].get("essential", True):
             raise spec.LaunchFailure(reason, name)
         job.blocked[name] = reason
 
-    def _dependencies(self, job: _Job, name: str, existing: dict[str, Record]) -> tuple[spec.Verdict, str]:
+    def _dependencies(self, job: LaunchJob, name: str, existing: dict[str, Record]) -> tuple[spec.Verdict, str]:
         verdict: spec.Verdict = "ok"
         for dependency in job.by_name[name].get("dependsOn") or []:
             other, condition = dependency["containerName"], dependency["condition"]
@@ -531,57 +514,6 @@ class DockerRuntime:
         if not self.keep_stopped:
             for cluster in clusters - {""}:
                 self._networks.remove_if_unused(cluster)
-
-    # --- observation -----------------------------------------------------------------------
-
-    def _observe_task(self, task_arn: str, summaries: list[Record], job: _Job | None, halted: bool) -> ObservedTask:
-        sandbox = next((s for s in summaries if s["Labels"].get(spec.ROLE) == "sandbox"), None)
-        published = sandboxes.published_ports(sandbox.get("Ports")) if sandbox else {}
-        containers = {}
-        for summary in summaries:
-            if summary["Labels"].get(spec.ROLE) == "container":
-                # A one-container task publishes its ports on the container itself.
-                own = published if sandbox else sandboxes.published_ports(summary.get("Ports"))
-                observed = self._observe_container(summary, own, halted)
-                containers[observed.name] = observed
-        if job is None:
-            return ObservedTask(task_arn, containers)
-        if job.phase != "done" and not halted:
-            for name in job.order:
-                containers.setdefault(name, ObservedContainer(name, "pulling"))
-        for name, reason in list(job.blocked.items()):
-            if name in containers and containers[name].state != "exited":
-                containers[name] = ObservedContainer(name, "exited", reason=reason, runtime_id=containers[name].runtime_id)
-        return ObservedTask(
-            task_arn,
-            containers,
-            failure=job.failure,
-            failed_container=job.failed_container,
-            pull_started_at=job.images.started_at if job.images else None,
-            pull_stopped_at=job.images.stopped_at if job.images else None,
-        )
-
-    def _observe_container(self, summary: Record, published: dict[str, int], halted: bool) -> ObservedContainer:
-        labels, status = summary["Labels"], str(summary.get("Status", ""))
-        name, docker_state = labels[spec.CONTAINER_NAME], str(summary.get("State", ""))
-        state = spec.container_state(docker_state)
-        if state == "created":  # never started; a halted task's never will
-            return ObservedContainer(name, "exited" if halted else "created", runtime_id=summary["Id"], image_digest=self._facts.digest(summary))
-        details = self._facts.inspect(summary["Id"], docker_state)
-        exited = state == "exited"
-        exit_code = (details.exit_code if details.exit_code is not None else spec.exit_code_from_status(status)) if exited else None
-        return ObservedContainer(
-            name,
-            state,
-            exit_code=exit_code,
-            reason=spec.OOM_REASON if exited and details.oom_killed else None,
-            health=spec.health_from_status(status) if state == "running" else "UNKNOWN",
-            runtime_id=summary["Id"],
-            image_digest=self._facts.digest(summary),
-            started_at=details.started_at,
-            finished_at=details.finished_at if exited else None,
-            network_bindings=sandboxes.network_bindings(labels.get(spec.PORTS, ""), published, labels.get(spec.NETWORK_MODE) == "host"),
-        )
 
     # --- events ----------------------------------------------------------------------------
 

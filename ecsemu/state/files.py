@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -46,25 +47,30 @@ def _narrow(path: Path) -> None:
 def private_directory(path: Path) -> Path:
     """Make ``path`` (and its missing parents) a directory only its owner can enter; narrow it
     when it already exists with looser permissions."""
-    try:
+
+    def make() -> None:
         path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         if not path.is_dir():
             raise DataDirectoryError(f"{path} is not a directory")
-        _narrow(path)
-    except DataDirectoryError:
-        raise
-    except OSError as error:
-        raise DataDirectoryError(f"{path}: {error.strerror or error}") from error
-    return path
+
+    return _private(path, make)
 
 
 def private_file(path: Path) -> Path:
     """Create ``path`` empty with mode 0600 unless it exists; narrow it when it is looser."""
-    try:
-        descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE)
-        os.close(descriptor)
+
+    def make() -> None:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE))
         if not path.is_file():
             raise DataDirectoryError(f"{path} is not a regular file")
+
+    return _private(path, make)
+
+
+def _private(path: Path, make: Callable[[], None]) -> Path:
+    """``make`` the path, then narrow its mode; an OS error becomes a ``DataDirectoryError``."""
+    try:
+        make()
         _narrow(path)
     except DataDirectoryError:
         raise

@@ -1,8 +1,6 @@
-"""Fixtures of the proxy tests (test_proxy_*.py, test_smuggling.py, test_bare_lf_responses.py):
-``engine`` is a started engine (stopped after, with no thread left), ``backends`` starts raw
-backends.
-
-``test_engine.py`` defines its own ``engine`` and ``backend``, which take precedence there.
+"""Fixtures of the engine and proxy tests: ``engine`` is a started engine (stopped after, with
+no thread left), ``backends`` starts raw backends (``test_engine.py`` has its own ``backend``:
+the in-process HTTP backends of ``backends.py``).
 """
 
 

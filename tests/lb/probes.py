@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 POLL_TIMEOUT_S = 10.0
@@ -38,3 +39,16 @@ def open_sockets() -> int:
             if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
                 count += 1
     return count
+
+
+def accepted(listener: socket.socket, stopping: threading.Event) -> Iterator[socket.socket]:
+    """The connections ``listener`` (which has a timeout) accepts, until ``stopping`` is set or
+    it is closed: the accept loop of the tests' raw targets."""
+    while not stopping.is_set():
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        yield sock

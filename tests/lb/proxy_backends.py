@@ -21,6 +21,8 @@ from ecsemu.lb import (
     HealthCheckSpec,
 )
 
+from .probes import accepted
+
 Header = tuple[bytes, bytes]
 
 LOCALHOST: Final = "127.0.0.1"
@@ -482,13 +484,7 @@ class RawBackend:
             return len(self._live)
 
     def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for sock in accepted(self._listener, self._stopping):
             sock.settimeout(None)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:

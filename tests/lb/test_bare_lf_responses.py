@@ -42,7 +42,7 @@ from ecsemu.lb.http1 import (
     ResponseParser,
 )
 
-from .probes import wait_until
+from .probes import accepted, wait_until
 from .proxy_backends import LOCALHOST, NO_CHECKS, TIMEOUT_S
 from .proxy_support import Client, forward_listener, get, served
 
@@ -211,13 +211,7 @@ class BareLfTarget:
         self._threads[0].start()
 
     def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for sock in accepted(self._listener, self._stopping):
             sock.settimeout(None)
             with self._lock:
                 self.connections += 1

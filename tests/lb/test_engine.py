@@ -6,7 +6,6 @@ import http.client
 import re
 import shutil
 import socket
-import socketserver
 import ssl
 import subprocess
 import threading
@@ -39,10 +38,11 @@ from ecsemu.lb import (
     TargetKey,
     TargetSpec,
 )
-from ecsemu.lb.engine import THREAD_NAME, default_loop_factory
+from ecsemu.lb.engine import default_loop_factory
 
 from .backends import Backend
 from .probes import free_port, open_sockets, wait_until
+from .proxy_support import lb_threads
 
 NO_CHECKS = HealthCheckSpec(enabled=False)
 FAST_CHECKS = HealthCheckSpec(
@@ -117,20 +117,6 @@ def state_of(engine: LoadBalancerEngine, tg_arn: str, backend: Backend) -> Targe
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def engine() -> Iterator[LoadBalancerEngine]:
-    others = engine_threads()  # engines of other fixtures (a live emulator) are not this test's
-    lb = LoadBalancerEngine()
-    lb.start()
-    yield lb
-    lb.stop()
-    assert engine_threads() <= others
-
-
-def engine_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name == THREAD_NAME}
 
 
 @pytest.fixture
@@ -481,38 +467,6 @@ def test_https_target_group_speaks_tls_to_its_targets(engine: LoadBalancerEngine
         secure.stop()
 
 
-# --------------------------------------------------------------------------- TCP
-
-
-class _Echo(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        while data := self.request.recv(65536):
-            self.request.sendall(data.upper())
-
-
-def test_tcp_listener_proxies_bytes_both_ways(engine: LoadBalancerEngine) -> None:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        echo_port = int(server.server_address[1])
-        tg = TargetGroupSpec(arn="tg-tcp", protocol="TCP", health=replace(FAST_CHECKS, protocol="TCP"),
-                             targets=(TargetSpec(id="echo", port=echo_port),))
-        port = serve(engine, tg, listeners=(listener(Forward.to("tg-tcp"), protocol="TCP"),))
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"hello tcp")
-            assert sock.recv(100) == b"HELLO TCP"
-            sock.shutdown(socket.SHUT_WR)
-            assert sock.recv(100) == b""
-        wait_until(lambda: engine.target_health().get(TargetKey("tg-tcp", "echo", echo_port)) == TargetHealth("healthy"))
-        assert engine.request_counts()[TargetKey("tg-tcp", "echo", echo_port)] == 1
-        wait_until(lambda: engine.in_flight("tg-tcp", "echo", echo_port) == 0)
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 # --------------------------------------------------------------------------- ports and lifecycle
 
 
@@ -547,7 +501,7 @@ def test_port_fallback_and_offset(backend: Callable[[str], Backend]) -> None:
 def test_removed_listeners_close_and_stop_leaves_nothing_open(backend: Callable[[str], Backend]) -> None:
     a = backend("a")
     before = open_sockets()
-    others = engine_threads()
+    others = lb_threads()
     lb = LoadBalancerEngine()
     lb.start()
     lb.apply(LbSnapshot(listeners=(listener(Forward.to("tg"), arn="one"), listener(Forward.to("tg"), arn="two")),
@@ -564,7 +518,7 @@ def test_removed_listeners_close_and_stop_leaves_nothing_open(backend: Callable[
         socket.create_connection(("127.0.0.1", one), timeout=2).close()
     lb.stop()
     keep_alive.close()
-    assert engine_threads() <= others
+    assert lb_threads() <= others
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", two), timeout=2).close()
     wait_until(lambda: open_sockets() <= before, timeout=5, what="every socket closed")
@@ -579,36 +533,3 @@ def test_the_engine_runs_on_uvloop_when_it_is_installed() -> None:
         assert isinstance(lb._loop, uvloop.Loop)
     finally:
         lb.stop()
-
-
-class _Banner(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.sendall(b"220 ready\r\n")
-        while data := self.request.recv(65536):
-            self.request.sendall(data.upper())
-
-
-def test_tcp_listener_relays_a_target_that_speaks_first(engine: LoadBalancerEngine) -> None:
-    """A banner sent on connect, and the client's first bytes sent before the target connection
-    opened, both arrive (uvloop may deliver a client's bytes although reading was paused)."""
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Banner)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        banner_port = int(server.server_address[1])
-        tg = TargetGroupSpec(arn="tg-banner", protocol="TCP", health=replace(FAST_CHECKS, protocol="TCP"),
-                             targets=(TargetSpec(id="banner", port=banner_port),))
-        port = serve(engine, tg, listeners=(listener(Forward.to("tg-banner"), protocol="TCP"),))
-        for _ in range(5):
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                sock.sendall(b"hello")
-                received = b""
-                while len(received) < len(b"220 ready\r\nHELLO"):
-                    data = sock.recv(100)
-                    assert data, received
-                    received += data
-                assert received == b"220 ready\r\nHELLO"
-    finally:
-        server.shutdown()
-        server.server_close()

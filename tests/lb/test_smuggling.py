@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from ecsemu.lb import LbSnapshot, LoadBalancerEngine, TargetGroupSpec, TargetSpec
 from ecsemu.lb.http1 import NEED_DATA, PAUSED, Data, EndOfMessage, HttpError, RequestHead, RequestParser
 
-from .probes import wait_until
+from .probes import accepted, wait_until
 from .proxy_backends import LOCALHOST, NO_CHECKS, TIMEOUT_S
 from .proxy_support import Client, forward_listener
 from .smuggling_probes import FORWARDED, REFUSED, STRICTER_THAN_NGINX
@@ -130,13 +130,7 @@ class RecordingTarget:
         self._threads[0].start()
 
     def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for sock in accepted(self._listener, self._stop):
             conn = TargetConn()
             with self._lock:
                 self.conns.append(conn)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ecsemu import config
 from ecsemu.errors import ClientError
 from ecsemu.model import task as task_model
 from ecsemu.model import task_definition as task_definition_model
@@ -211,15 +210,11 @@ TASK_LIMIT_REASON = "You've reached the limit on the number of tasks you can run
 
 
 def _room_for_tasks(call: Call) -> int:
-    """How many more tasks ecsemu starts now: ``config.MAX_TASKS`` less the unstopped tasks of
-    every account and region (the services' tasks count too; see reconcile.scheduling)."""
-    live = sum(
-        1
-        for scope in call.store.scopes()
-        for record in call.store.list(scope, KIND)
-        if not task_model.is_stopped(task_model.from_record(record))
+    """How many more tasks ecsemu starts now, over every account and region (the services'
+    tasks count too; see ``task_model.room_for_tasks``)."""
+    return task_model.room_for_tasks(
+        task_model.from_record(record) for scope in call.store.scopes() for record in call.store.list(scope, KIND)
     )
-    return max(0, config.MAX_TASKS - live)
 
 
 class ConflictException(ClientError):
