@@ -23,10 +23,16 @@ from ecsemu.reconcile.loop import Reconciler
 from ecsemu.reconcile.task_lifecycle import TaskSettings
 from ecsemu.runtime.base import ContainerRuntime
 from ecsemu.runtime.simulated import SimulatedRuntime
+from ecsemu.services.autoscaling.provider import ApplicationAutoScalingProvider
+from ecsemu.services.cloudwatch.provider import CloudWatchProvider
 from ecsemu.services.ecs.base import Settings
 from ecsemu.services.ecs.provider import EcsProvider
 from ecsemu.services.elbv2.provider import Elbv2Provider
 from ecsemu.services.elbv2.service_link import Elbv2ServiceLink
+from ecsemu.services.logs.provider import LogsProvider
+from ecsemu.services.secretsmanager.provider import SecretsManagerProvider
+from ecsemu.services.sqs.provider import SqsProvider
+from ecsemu.services.ssm.provider import SsmProvider
 from ecsemu.state.files import DataDirectoryError, private_directory, private_file, write_private_text
 from ecsemu.state.mapping import StoreMapping
 from ecsemu.state.store import Store
@@ -147,7 +153,16 @@ class Emulator:
         settings = Settings(
             stopped_task_retention_s=config.stopped_task_retention_s, allow_host_access=config.allow_host_access
         )
-        providers: list[Any] = [EcsProvider(store, settings), elbv2]
+        providers: list[Any] = [
+            EcsProvider(store, settings),
+            elbv2,
+            LogsProvider(store),
+            SsmProvider(store),
+            SecretsManagerProvider(store),
+            SqsProvider(store),
+            CloudWatchProvider(store),
+            ApplicationAutoScalingProvider(store),
+        ]
         gateway = GatewayConfig(
             default_account=config.account_id,
             default_region=config.region,

@@ -1,0 +1,1 @@
+"""Application Auto Scaling: the provider and one module per resource kind."""

@@ -1,0 +1,1 @@
+"""CloudWatch: the provider and one module per resource kind."""

@@ -1,0 +1,1 @@
+"""CloudWatch Logs: the provider and one module per resource kind."""

@@ -1,0 +1,1 @@
+"""Secrets Manager: the provider and one module per resource kind."""

@@ -1,0 +1,1 @@
+"""SQS: the provider and one module per resource kind."""

@@ -1,0 +1,1 @@
+"""SSM: the provider and one module per resource kind."""
