@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from waitress.server import create_server
 
@@ -19,9 +19,11 @@ from ecsemu.dashboard.state import dashboard_state
 from ecsemu.gateway.app import GatewayConfig, create_app
 from ecsemu.lb.engine import LoadBalancerEngine
 from ecsemu.lb.sync import LoadBalancerSync
+from ecsemu.model.logs import LogStore
 from ecsemu.reconcile.loop import Reconciler
 from ecsemu.reconcile.task_lifecycle import TaskSettings
-from ecsemu.runtime.base import ContainerRuntime
+from ecsemu.runtime import netns
+from ecsemu.runtime.base import ContainerRuntime, TaskHooks
 from ecsemu.runtime.simulated import SimulatedRuntime
 from ecsemu.services.autoscaling.provider import ApplicationAutoScalingProvider
 from ecsemu.services.cloudwatch.provider import CloudWatchProvider
@@ -36,6 +38,11 @@ from ecsemu.services.ssm.provider import SsmProvider
 from ecsemu.state.files import DataDirectoryError, private_directory, private_file, write_private_text
 from ecsemu.state.mapping import StoreMapping
 from ecsemu.state.store import Store
+from ecsemu.taskenv import tokens
+from ecsemu.taskenv.awslogs import AwsLogsWriter
+from ecsemu.taskenv.endpoints import TaskEndpoints, TaskReader
+from ecsemu.taskenv.environment import TaskEnvironment
+from ecsemu.taskenv.relay import EndpointRelay
 
 log = logging.getLogger("ecsemu")
 
@@ -98,16 +105,43 @@ def instance_namespace(config: Config) -> str:
         raise DataDirectoryError(f"{path}: {error.strerror or error}") from error
 
 
-def answered_hosts(config: Config) -> tuple[str, ...]:
-    """The Host names answered besides loopback and localhost: ``--allowed-host``'s, and the
+WILDCARDS = ("", "0.0.0.0", "::", "[::]", "*")
+
+
+def answered_hosts(config: Config, task_endpoints: bool = False) -> tuple[str, ...]:
+    """The Host names answered besides loopback and localhost: ``--allowed-host``'s, the
     address ecsemu was told to listen on unless it is a wildcard (a page cannot make a browser
-    send that name without being served from it)."""
-    if config.host.strip() in ("", "0.0.0.0", "::", "[::]", "*"):
-        return config.allowed_hosts
-    return (*config.allowed_hosts, config.host)
+    send that name without being served from it), and the tasks' endpoint address when tasks
+    are served (it exists only inside tasks, so no page on the host can be served from it)."""
+    extra = (netns.TASK_ENDPOINT_ADDRESS,) if task_endpoints else ()
+    if config.host.strip() in WILDCARDS:
+        return (*config.allowed_hosts, *extra)
+    return (*config.allowed_hosts, config.host, *extra)
 
 
-def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
+def task_environment(config: Config, store: Store) -> tuple[TaskEnvironment, EndpointRelay | None]:
+    """The task environment for the docker runtime; its endpoints are served inside tasks only
+    when asked (the default) and this process may enter network namespaces (root)."""
+    serves = config.task_endpoints and netns.available()
+    if config.task_endpoints and not serves:
+        log.warning(
+            "task metadata, credentials and AWS endpoints are not served inside tasks: ecsemu may not enter their "
+            "network namespaces (it needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN and the host's PID namespace)"
+        )
+    relay = EndpointRelay(0) if serves else None
+    key = tokens.load_key(None if config.ephemeral else config.data_dir)
+    environment = TaskEnvironment(
+        store,
+        key,
+        serves_endpoints=serves,
+        aws_endpoint_in_tasks=config.aws_endpoint_in_tasks,
+        relay=relay,
+        writer=AwsLogsWriter(LogStore(store)),
+    )
+    return environment, relay
+
+
+def choose_runtime(config: Config, store: Store, hooks: TaskHooks | None = None) -> ContainerRuntime:
     """docker when asked (or, with auto, when an engine answers); else simulated."""
     if config.runtime in ("docker", "auto"):
         from ecsemu.runtime.docker import DockerRuntime, docker_available  # noqa: PLC0415 (docker is optional)
@@ -119,6 +153,7 @@ def choose_runtime(config: Config, store: Store) -> ContainerRuntime:
                 account_id=config.account_id,
                 keep_stopped=config.keep_stopped_containers,
                 namespace=instance_namespace(config),
+                hooks=hooks,
             )
         if config.runtime == "docker":
             raise SystemExit("ecsemu: --runtime docker, but no Docker engine answers (see scripts/ensure-docker.sh)")
@@ -134,12 +169,16 @@ class Emulator:
     reconciler: Reconciler
     server: HttpServer
     load_balancers: LoadBalancerSync
+    relay: EndpointRelay | None = None
     _thread: threading.Thread | None = None
 
     @classmethod
     def build(cls, config: Config) -> Emulator:
         store = Store(None if config.ephemeral else config.data_dir / "state.sqlite3")
-        runtime = choose_runtime(config, store)
+        environment, relay = task_environment(config, store)
+        runtime = choose_runtime(config, store, environment)
+        if isinstance(runtime, SimulatedRuntime):
+            relay = None
         elbv2 = Elbv2Provider(store)
         reconciler = Reconciler(
             store,
@@ -167,7 +206,7 @@ class Emulator:
             default_account=config.account_id,
             default_region=config.region,
             runtime_name=runtime.name,
-            allowed_hosts=answered_hosts(config),
+            allowed_hosts=answered_hosts(config, task_endpoints=relay is not None),
         )
         simulated = runtime if isinstance(runtime, SimulatedRuntime) else None
         engine = LoadBalancerEngine(
@@ -184,8 +223,11 @@ class Emulator:
             consistent=store.snapshot,
             dashboard_state=lambda: dashboard_state(store),
         )
-        server = HttpServer(config.host, config.port, app)
-        return cls(config, store, runtime, reconciler, server, load_balancers)
+        reader = runtime if hasattr(runtime, "task_details") else None
+        server = HttpServer(config.host, config.port, TaskEndpoints(app, environment, cast(TaskReader | None, reader)))
+        if relay is not None:
+            relay.gateway = ("127.0.0.1" if config.host.strip() in WILDCARDS else config.host, server.port)
+        return cls(config, store, runtime, reconciler, server, load_balancers, relay)
 
     def _remove_containers(self, timeout_s: float = 30.0) -> None:
         """An ephemeral emulator's state ends with it, and so do its tasks' containers (a
@@ -230,6 +272,8 @@ class Emulator:
     def close(self) -> None:
         self.reconciler.stop()
         self.load_balancers.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self.config.ephemeral:
             self._remove_containers()
         self.runtime.close()

@@ -62,6 +62,9 @@ class Config:
     allowed_hosts: tuple[str, ...] = ()  # Host header names answered besides loopback and localhost
     log_format: LogFormat = "text"
     quiet: bool = False
+    task_endpoints: bool = True  # metadata, credentials and AWS served inside each task
+    aws_endpoint_in_tasks: bool = True  # AWS_ENDPOINT_URL in every container
+    scaling_clock: float = 1.0  # AWS seconds per wall-clock second for metrics, alarms, scaling
 
 
 def _env(name: str, default: str) -> str:
@@ -80,7 +83,9 @@ def boolean(value: bool | str, option: str) -> bool:
     text = value.strip().lower()
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    raise OptionError(f"{option} ({_variable(option)}): {value!r} is not a boolean (use 1/true/yes/on or 0/false/no/off)")
+    raise OptionError(
+        f"{option} ({_variable(option)}): {value!r} is not a boolean (use 1/true/yes/on or 0/false/no/off)"
+    )
 
 
 _VARIABLES = {"--allowed-host": "ECSEMU_ALLOWED_HOSTS"}
@@ -181,7 +186,10 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="where durable state lives (ECSEMU_DATA_DIR)",
     )  # fmt: skip
     parser.add_argument(
-        "--ephemeral", action="store_true", default=_flag("EPHEMERAL"), help="keep state in memory only (ECSEMU_EPHEMERAL)"
+        "--ephemeral",
+        action="store_true",
+        default=_flag("EPHEMERAL"),
+        help="keep state in memory only (ECSEMU_EPHEMERAL)",
     )
     parser.add_argument(
         "--runtime", type=_checked("one of auto, docker, simulated", _one_of(RUNTIMES)),
@@ -229,7 +237,28 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         "add the name clients use when they reach ecsemu from containers or a docker-compose network "
         "(e.g. --allowed-host host.docker.internal --allowed-host ecsemu)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-task-endpoints", action="store_true", default=_flag("NO_TASK_ENDPOINTS"),
+        help="do not serve the task metadata, credentials and AWS endpoints on 169.254.170.2 inside tasks (ECSEMU_NO_TASK_ENDPOINTS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-aws-endpoint-in-tasks", action="store_true", default=_flag("NO_AWS_ENDPOINT_IN_TASKS"),
+        help="do not set AWS_ENDPOINT_URL in containers (the SDK inside then calls real AWS) (ECSEMU_NO_AWS_ENDPOINT_IN_TASKS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scaling-clock", type=_checked("a number from 1 to 3600", _clock),
+        default=_env("SCALING_CLOCK", "1"),
+        help="AWS seconds per real second for metrics, alarms, cooldowns and scheduled actions; "
+        "60 makes one AWS minute pass each second (ECSEMU_SCALING_CLOCK)",
+    )  # fmt: skip
     add_listener_options(parser)
+
+
+def _clock(text: str) -> float:
+    value = float(text.strip())
+    if not math.isfinite(value) or not 1 <= value <= 3600:
+        raise ValueError(text)
+    return value
 
 
 def add_listener_options(parser: argparse.ArgumentParser) -> None:
@@ -246,7 +275,9 @@ def _allowed_hosts(given: list[list[str]] | None) -> tuple[str, ...]:
     try:
         return tuple(_host_names(_env("ALLOWED_HOSTS", "")))
     except ValueError:
-        raise OptionError(f"--allowed-host (ECSEMU_ALLOWED_HOSTS): {_env('ALLOWED_HOSTS', '')!r} is not a list of host names") from None
+        raise OptionError(
+            f"--allowed-host (ECSEMU_ALLOWED_HOSTS): {_env('ALLOWED_HOSTS', '')!r} is not a list of host names"
+        ) from None
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -269,4 +300,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         allowed_hosts=_allowed_hosts(args.allowed_hosts),
         log_format=cast(LogFormat, args.log_format),
         quiet=boolean(args.quiet, "--quiet"),
+        task_endpoints=not boolean(args.no_task_endpoints, "--no-task-endpoints"),
+        aws_endpoint_in_tasks=not boolean(args.no_aws_endpoint_in_tasks, "--no-aws-endpoint-in-tasks"),
+        scaling_clock=args.scaling_clock,
     )

@@ -1,7 +1,9 @@
 """Who and where a request is for, read from its SigV4 Authorization header.
 
 No signature is verified: the emulator trusts its callers. The credential scope gives the
-region; a 12-digit access key id is taken as the account (a common local convention).
+region; a 12-digit access key id is taken as the account (a common local convention), and so
+is the account inside a task's temporary key (``ASIA`` + 12 digits + 4 characters, as the task
+credentials endpoint hands them out), so the AWS SDK in a task calls as the task's account.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+_TASK_KEY = re.compile(r"^ASIA(\d{12})[0-9A-Z]{4}$")
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
 
@@ -30,4 +33,7 @@ def read_caller(authorization: str | None) -> Caller:
 def account_for(access_key_id: str | None, default_account: str) -> str:
     if access_key_id and len(access_key_id) == 12 and access_key_id.isdigit():
         return access_key_id
+    task_key = _TASK_KEY.match(access_key_id or "")
+    if task_key is not None:
+        return task_key.group(1)
     return default_account

@@ -25,6 +25,7 @@ Invariants every runtime keeps:
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,6 +87,37 @@ class ContainerRuntime(Protocol):
     def subscribe(self, callback: Callable[[], None]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class LaunchRefused(Exception):
+    """A task cannot start as defined (a secret that does not resolve, a missing log group):
+    ``reason`` is ECS's stopped reason, ``container`` the container it is about."""
+
+    def __init__(self, reason: str, container: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.container = container
+
+
+class TaskHooks(Protocol):
+    """What a runtime with real containers asks of the task environment (``ecsemu.taskenv``):
+    the variables ECS gives a container (may raise ``LaunchRefused``), where to serve a task's
+    endpoints (a socket listening inside its network namespace), and where its awslogs output
+    goes (``ecsemu.runtime.docker_logs.LogSink``)."""
+
+    serves_endpoints: bool
+
+    def environment(self, launch: TaskLaunch, container: dict[str, Any]) -> dict[str, str]: ...
+
+    def network_ready(self, task_arn: str, listener: socket.socket) -> None: ...
+
+    def network_gone(self, task_arn: str) -> None: ...
+
+    def log_lines(self, task_arn: str, container_name: str, lines: list[tuple[int, str]]) -> None: ...
+
+    def resume_after(self, task_arn: str, container_name: str, container_id: str) -> int | None: ...
+
+    def log_ended(self, task_arn: str, container_name: str) -> None: ...
 
 
 class RuntimeUnavailable(Exception):

@@ -41,9 +41,10 @@ import requests.exceptions
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
 from ecsemu.runtime import env_files
-from ecsemu.runtime.base import EngineOutage, ObservedTask, RuntimeUnavailable, TaskLaunch
+from ecsemu.runtime.base import EngineOutage, LaunchRefused, ObservedTask, RuntimeUnavailable, TaskHooks, TaskLaunch
 from ecsemu.runtime.docker_facts import ContainerFacts
 from ecsemu.runtime.docker_observe import LaunchJob, observe_task
+from ecsemu.runtime.docker_taskenv import TaskPlumbing
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -58,7 +59,9 @@ def engine_down(error: BaseException) -> bool:
     out), as opposed to an answer refusing the request (``docker.errors.APIError``)."""
     if isinstance(error, docker.errors.APIError):
         return False
-    return isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError))
+    return isinstance(
+        error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)
+    )
 
 
 def docker_available(timeout_s: float = 2.0) -> bool:
@@ -96,6 +99,8 @@ class DockerRuntime:
     - ``keep_stopped``: ``remove`` leaves a stopped task's containers in Docker (for
       ``docker logs``) and only stops reporting them.
     - ``namespace``: see ``docker_spec.owned``; "" is the emulator's own.
+    - ``hooks``: the task environment (``TaskHooks``): variables, secrets, endpoints inside each
+      task's network namespace, awslogs output (see ``docker_taskenv``); none without it.
     """
 
     name = "docker"
@@ -111,6 +116,7 @@ class DockerRuntime:
         account_id: str = "123456789012",
         keep_stopped: bool = False,
         namespace: str = "",
+        hooks: TaskHooks | None = None,
     ) -> None:
         self._own_client = client is None
         self._client = docker.from_env() if client is None else client
@@ -138,6 +144,7 @@ class DockerRuntime:
         self._event_stream: Any = None
         self._steps = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsemu-launch")
         self._outage = EngineOutage(log, "the Docker engine")
+        self._plumbing = TaskPlumbing(self._api, hooks) if hooks is not None else None
 
     # --- the port --------------------------------------------------------------------------
 
@@ -149,7 +156,9 @@ class DockerRuntime:
             try:
                 job = LaunchJob(launch, spec.start_order(launch.containers), by_name)
             except ValueError as error:
-                job = LaunchJob(launch, list(by_name), by_name, phase="done", failure=f"CannotCreateContainerError: {error}")
+                job = LaunchJob(
+                    launch, list(by_name), by_name, phase="done", failure=f"CannotCreateContainerError: {error}"
+                )
             self._jobs[launch.task_arn] = job
         self._submit(job)
 
@@ -168,6 +177,8 @@ class DockerRuntime:
                 raise RuntimeUnavailable(str(error)) from None
             raise
         self._outage.answered()
+        if self._plumbing is not None:
+            summaries = self._plumbing.watch(summaries)
         grouped: dict[str, list[Record]] = {}
         for summary in summaries:
             labels = summary.get("Labels") or {}
@@ -189,7 +200,9 @@ class DockerRuntime:
         with self._lock:
             self._callbacks.append(callback)
             if self._events_thread is None and not self._closed.is_set():
-                self._events_thread = threading.Thread(target=self._follow_events, name="ecsemu-docker-events", daemon=True)
+                self._events_thread = threading.Thread(
+                    target=self._follow_events, name="ecsemu-docker-events", daemon=True
+                )
                 self._events_thread.start()
 
     def close(self) -> None:
@@ -201,9 +214,30 @@ class DockerRuntime:
             with contextlib.suppress(Exception):
                 stream.close()
         self._steps.shutdown(wait=False, cancel_futures=True)
+        if self._plumbing is not None:
+            self._plumbing.close()
         if self._own_client:
             with contextlib.suppress(Exception):
                 self._client.close()
+
+    # --- the task environment's reads (metadata endpoint) ---------------------------------
+
+    @property
+    def _sandbox_always(self) -> bool:
+        return self._plumbing is not None and self._plumbing.serves_endpoints
+
+    def task_details(self, task_arn: str) -> dict[str, Record]:
+        """Each of the task's containers as Docker inspects it (by ECS container name)."""
+        if self._plumbing is None:
+            return {}
+        return self._plumbing.details(list(self._task_containers(task_arn).values()))
+
+    def container_stats(self, task_arn: str, container_name: str) -> Record | None:
+        """Docker's stats of one of the task's containers (one sample), None when it is gone."""
+        summary = self._task_containers(task_arn).get(container_name)
+        if summary is None or self._plumbing is None:
+            return None
+        return self._plumbing.stats(summary["Id"])
 
     # --- launch steps ----------------------------------------------------------------------
 
@@ -237,7 +271,9 @@ class DockerRuntime:
                 self._outage.failed(error)
                 log.debug("launching %s: the engine does not answer (attempt %d)", job.launch.task_arn, job.errors)
             else:
-                log.warning("launching %s failed (attempt %d): %s", job.launch.task_arn, job.errors, error, exc_info=True)
+                log.warning(
+                    "launching %s failed (attempt %d): %s", job.launch.task_arn, job.errors, error, exc_info=True
+                )
             if job.errors >= MAX_STEP_ERRORS:
                 job.failure = f"ResourceInitializationError: {error}"
             else:
@@ -267,12 +303,14 @@ class DockerRuntime:
                 job.env = {c["name"]: self._environment(launch, c) for c in launch.containers}
             if job.images is None:
                 wanted = {name: job.by_name[name]["image"] for name in job.order}
-                job.images = sandboxes.ImageResolution(self._images, wanted, self.pull_timeout_s, lambda: self._submit(job))
+                job.images = sandboxes.ImageResolution(
+                    self._images, wanted, self.pull_timeout_s, lambda: self._submit(job)
+                )
             pulling = job.images.ready(missing)
             if pulling is not None:
                 return pulling + 0.01  # or at once, when a pull ends
             sandboxes.create_task_volumes(self._api, launch, self.namespace)
-        if sandboxes.needs_sandbox(launch):
+        if sandboxes.needs_sandbox(launch, self._sandbox_always):
             self._ensure_sandbox(launch, existing.get(spec.SANDBOX_CONTAINER_NAME))
         for name in missing:
             existing[name] = self._create(job, name)
@@ -285,7 +323,9 @@ class DockerRuntime:
         filters = {"label": [*self._filter, f"{spec.TASK_ARN}={task_arn}"]}
         summaries = self._api.containers(all=True, filters=filters)
         return {
-            s["Labels"][spec.CONTAINER_NAME]: s for s in summaries if spec.owned(s["Labels"], self.namespace) and spec.CONTAINER_NAME in s["Labels"]
+            s["Labels"][spec.CONTAINER_NAME]: s
+            for s in summaries
+            if spec.owned(s["Labels"], self.namespace) and spec.CONTAINER_NAME in s["Labels"]
         }
 
     def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
@@ -302,20 +342,33 @@ class DockerRuntime:
                 from_files.update(spec.parse_env_file(env_files.read_env_file_text(value)))
             except env_files.EnvFileError as error:
                 raise spec.LaunchFailure(str(error), container["name"]) from None
-        return spec.environment(launch, container, self.region, from_files)
+        env = spec.environment(launch, container, self.region, from_files)
+        if self._plumbing is not None:
+            try:
+                env.update(self._plumbing.hooks.environment(launch, container))
+            except LaunchRefused as refused:
+                raise spec.LaunchFailure(refused.reason, refused.container or container["name"]) from None
+        return env
 
     def _ensure_sandbox(self, launch: TaskLaunch, sandbox: Record | None) -> None:
         state = spec.container_state(sandbox["State"]) if sandbox else None
         if state == "running":
+            assert sandbox is not None
+            if self._plumbing is not None:
+                self._plumbing.announce(launch.task_arn, sandbox["Id"])
             return
         if state == "exited":
             raise spec.LaunchFailure("ResourceInitializationError: the task's network sandbox exited", None)
-        joined = self._networks.joined(launch.cluster) if launch.network_mode != "none" else contextlib.nullcontext(None)
+        joined = (
+            self._networks.joined(launch.cluster) if launch.network_mode != "none" else contextlib.nullcontext(None)
+        )
         with joined as network:
             if sandbox is None:
                 image = sandboxes.ensure_sandbox_image(self._api, {spec.MANAGED: "true", spec.ROLE: "sandbox-image"})
                 sandbox_spec = sandboxes.sandbox_spec(launch, image=image, network=network)
-                sandbox_id = self._create_container(launch.task_arn, spec.in_namespace(sandbox_spec, self.namespace), None)
+                sandbox_id = self._create_container(
+                    launch.task_arn, spec.in_namespace(sandbox_spec, self.namespace), None
+                )
             else:
                 sandbox_id = sandbox["Id"]
             with self._unless_halted(launch.task_arn):
@@ -323,16 +376,25 @@ class DockerRuntime:
                     self._api.start(sandbox_id)
                 except docker.errors.APIError as error:
                     raise spec.LaunchFailure(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
+        if self._plumbing is not None:
+            self._plumbing.announce(launch.task_arn, sandbox_id)
 
     def _create(self, job: LaunchJob, name: str) -> Record:
         assert job.env is not None and job.images is not None
         ranks = spec.ranks(job.launch.containers)
         container_spec = spec.container_spec(
-            job.launch, job.by_name[name], image=job.images.local[name], env=job.env[name], rank=ranks[name], host_cpus=self._cpus()
+            job.launch,
+            job.by_name[name],
+            image=job.images.local[name],
+            env=job.env[name],
+            rank=ranks[name],
+            host_cpus=self._cpus(),
         )
         launch = job.launch
-        if launch.network_mode == "host" or sandboxes.needs_sandbox(launch):
-            container_id = self._create_container(launch.task_arn, spec.in_namespace(container_spec, self.namespace), name)
+        if launch.network_mode == "host" or sandboxes.needs_sandbox(launch, self._sandbox_always):
+            container_id = self._create_container(
+                launch.task_arn, spec.in_namespace(container_spec, self.namespace), name
+            )
         elif launch.network_mode == "none":
             own = sandboxes.standalone(container_spec, launch, None)
             container_id = self._create_container(launch.task_arn, spec.in_namespace(own, self.namespace), name)
@@ -346,15 +408,23 @@ class DockerRuntime:
         with self._unless_halted(task_arn):
             try:
                 host_config = self._api.create_host_config(**container_spec.host_config)
-                return str(self._api.create_container(name=container_spec.name, host_config=host_config, **container_spec.config)["Id"])
+                return str(
+                    self._api.create_container(
+                        name=container_spec.name, host_config=host_config, **container_spec.config
+                    )["Id"]
+                )
             except docker.errors.APIError as error:
                 if error.status_code != 409:
-                    raise spec.LaunchFailure(f"CannotCreateContainerError: {spec.daemon_message(error)}", culprit) from None
+                    raise spec.LaunchFailure(
+                        f"CannotCreateContainerError: {spec.daemon_message(error)}", culprit
+                    ) from None
             # 409: the name is taken. This task's own container is adopted by listing again.
             labels = self._api.inspect_container(container_spec.name)["Config"].get("Labels") or {}
             if spec.owned(labels, self.namespace) and labels.get(spec.TASK_ARN) == task_arn:
                 raise _Relist
-            raise spec.LaunchFailure(f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit)
+            raise spec.LaunchFailure(
+                f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit
+            )
 
     def _start_ready(self, job: LaunchJob, existing: dict[str, Record]) -> bool:
         """Start every created container whose dependencies hold; True while some wait."""
@@ -403,7 +473,9 @@ class DockerRuntime:
                 verdict = "wait"
                 # ECS: a dependency's startTimeout bounds COMPLETE, SUCCESS and HEALTHY waits.
                 timeout = job.by_name[other].get("startTimeout")
-                started = job.started.get(other) or (self._facts.inspect(info["Id"]).started_at if info and state == "running" else None)
+                started = job.started.get(other) or (
+                    self._facts.inspect(info["Id"]).started_at if info and state == "running" else None
+                )
                 if timeout and condition != "START" and started and time.time() > started + float(timeout):
                     return "fail", spec.dependency_failure(other, name, "TIMEOUT", None)
         return verdict, ""
@@ -464,7 +536,11 @@ class DockerRuntime:
     def _stop_task(self, task_arn: str, timeout_s: float) -> None:
         """Dependents first (highest rank), each rank in parallel; the sandbox last, killed."""
         containers = self._halted_containers(task_arn)
-        running = [c for c in containers if c["Labels"].get(spec.ROLE) == "container" and spec.container_state(c["State"]) == "running"]
+        running = [
+            c
+            for c in containers
+            if c["Labels"].get(spec.ROLE) == "container" and spec.container_state(c["State"]) == "running"
+        ]
         for rank in sorted({int(c["Labels"].get(spec.RANK, 0)) for c in running}, reverse=True):
             group = [c for c in running if int(c["Labels"].get(spec.RANK, 0)) == rank]
             threads = [threading.Thread(target=self._stop_container, args=(c, timeout_s), daemon=True) for c in group]
@@ -490,6 +566,8 @@ class DockerRuntime:
             log.debug("killing %s: %s", container_id[:12], spec.daemon_message(error))
 
     def _remove_task(self, task_arn: str) -> None:
+        if self._plumbing is not None:
+            self._plumbing.withdraw(task_arn)
         containers = self._halted_containers(task_arn)
         clusters = {c["Labels"].get(spec.CLUSTER, "") for c in containers}
         if self.keep_stopped:

@@ -86,7 +86,7 @@ _AARCH64_WORDS = (0xD2800000, 0xD2800001, 0xD2800002, 0xD2800003, 0xD2800004, 0x
 # Machine code, position independent, starting at the entry point; with the ELF e_machine.
 _CODE = {
     # x86_64: loop: mov eax, 34 (pause); syscall; jmp loop
-    "x86_64": (62, bytes.fromhex("b822000000" "0f05" "ebf7")),
+    "x86_64": (62, bytes.fromhex("b8220000000f05ebf7")),
     "aarch64": (183, struct.pack("<8I", *_AARCH64_WORDS)),
 }
 
@@ -192,10 +192,13 @@ def ensure_sandbox_image(api: Any, labels: dict[str, str]) -> str:
 # --- the sandbox container and its ports (pure) ------------------------------------------
 
 
-def needs_sandbox(launch: TaskLaunch) -> bool:
+def needs_sandbox(launch: TaskLaunch, always: bool = False) -> bool:
     """A task of several containers shares a sandbox's network namespace; a task of one
-    container holds its own (half the containers to create, start and stop)."""
-    return launch.network_mode != "host" and len(launch.containers) > 1
+    container holds its own (half the containers to create, start and stop) unless ``always``
+    (the task's endpoints are served in its namespace, which must exist before it starts)."""
+    if launch.network_mode == "host":
+        return False
+    return len(launch.containers) > 1 or (always and launch.network_mode != "none")
 
 
 def network_options(launch: TaskLaunch, network: str | None) -> tuple[Record, Record]:
@@ -288,7 +291,12 @@ def network_bindings(ports_label: str, published: Mapping[str, int], host_mode: 
         if host_port is None:
             continue
         bindings.append(
-            {"bindIP": "0.0.0.0" if host_mode else LOOPBACK, "containerPort": int(port), "hostPort": host_port, "protocol": protocol}
+            {
+                "bindIP": "0.0.0.0" if host_mode else LOOPBACK,
+                "containerPort": int(port),
+                "hostPort": host_port,
+                "protocol": protocol,
+            }
         )
     return tuple(bindings)
 
@@ -314,7 +322,9 @@ def volume_create_args(launch: TaskLaunch, volume: Record) -> Record | None:
     if not shared:
         labels |= {TASK_ARN: launch.task_arn, ECS_TASK_ARN: launch.task_arn}
     return {
-        "name": shared_volume_docker_name(volume["name"]) if shared else volume_docker_name(launch.task_id, volume["name"]),
+        "name": shared_volume_docker_name(volume["name"])
+        if shared
+        else volume_docker_name(launch.task_id, volume["name"]),
         "driver": docker_config.get("driver") or "local",
         "driver_opts": docker_config.get("driverOpts") or None,
         "labels": labels,
@@ -349,7 +359,9 @@ class Networks:
     def remove_if_unused(self, cluster: str) -> None:
         name = network_name(cluster)
         with self._lock:
-            if self._users.get(name) or self._api.containers(all=True, filters={"label": [MANAGED_FILTER, f"{CLUSTER}={cluster}"]}):
+            if self._users.get(name) or self._api.containers(
+                all=True, filters={"label": [MANAGED_FILTER, f"{CLUSTER}={cluster}"]}
+            ):
                 return
             for network in self._api.networks(names=[name], filters={"label": MANAGED_FILTER}):
                 if network["Name"] == name:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from ecsemu.runtime import docker_logs
 from ecsemu.runtime.base import ContainerState, Health, TaskLaunch
 
 Record = dict[str, Any]
@@ -278,6 +279,8 @@ def refusal(launch: TaskLaunch, allow_host_access: bool) -> str | None:
             return f"CannotCreateContainerError: devices of container {container['name']}" + needs
         if any(env_file_source(entry)[0] == "local" for entry in container.get("environmentFiles") or []):
             return f"ResourceInitializationError: local environment files of container {container['name']}" + needs
+        if docker_logs.log_refusal(container):
+            return f"{docker_logs.log_refusal(container)};" + needs
     return None
 
 
@@ -396,6 +399,7 @@ def container_spec(
     host_mode = launch.network_mode == "host"
     labels = {str(k): str(v) for k, v in (container.get("dockerLabels") or {}).items()}
     labels |= task_labels(launch, name, "container")
+    labels |= docker_logs.log_labels(container)
     labels |= {
         PORTS: ",".join(port_key(m) for m in port_mappings(container)),
         RANK: str(rank),
@@ -433,6 +437,7 @@ def container_spec(
             {"name": u["name"], "soft": int(u["softLimit"]), "hard": int(u["hardLimit"])} for u in container["ulimits"]
         ]
     host |= _linux_parameters(container.get("linuxParameters") or {})
+    host |= docker_logs.log_config(container)
     if container.get("privileged"):
         host["privileged"] = True
     binds = _binds(launch, container)
@@ -473,7 +478,8 @@ def _linux_parameters(linux: Record) -> Record:
         host["shm_size"] = int(linux["sharedMemorySize"]) * MIB
     if linux.get("tmpfs"):
         host["tmpfs"] = {
-            t["containerPath"]: ",".join([f"size={int(t['size'])}m", *(t.get("mountOptions") or [])]) for t in linux["tmpfs"]
+            t["containerPath"]: ",".join([f"size={int(t['size'])}m", *(t.get("mountOptions") or [])])
+            for t in linux["tmpfs"]
         }
     capabilities = linux.get("capabilities") or {}
     if capabilities.get("add"):
@@ -569,7 +575,7 @@ def exit_code_from_status(status: str) -> int | None:
 
 
 def health_from_status(status: str) -> Health:
-    """"Up 5 seconds (healthy)", "(unhealthy)", "(health: starting)" → ECS's three words."""
+    """ "Up 5 seconds (healthy)", "(unhealthy)", "(health: starting)" → ECS's three words."""
     if status.endswith("(healthy)"):
         return "HEALTHY"
     if status.endswith("(unhealthy)"):

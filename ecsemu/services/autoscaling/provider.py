@@ -1,25 +1,34 @@
-"""The Application Auto Scaling provider: one entry point that dispatches an operation to its implementation.
+"""The Application Auto Scaling provider: one entry point that dispatches an operation to its
+implementation (one module per resource kind).
 
-Every operation botocore knows is answered: implemented ones by their module, the rest with an
-AWS-shaped error saying ecsemu does not support it (never an empty message).
+Every operation botocore knows is answered: implemented ones by their module, the rest
+(GetPredictiveScalingForecast) with an AWS-shaped error saying ecsemu does not support it.
+Building the provider declares the side tables its calls write inside their transactions (the
+scaling activities, and CloudWatch's alarm history for a policy's own alarms): at start-up, outside
+any transaction, as side tables require.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final
+import time
+from typing import Final
 
 from ecsemu.context import RequestContext
 from ecsemu.errors import NotSupportedError
+from ecsemu.model import alarms, scaling_activities
+from ecsemu.services.autoscaling import (  # noqa: F401  (importing a module registers its operations)
+    activities,
+    policies,
+    scheduled_actions,
+    tags,
+    targets,
+)
+from ecsemu.services.autoscaling.base import OPERATIONS, Call, Params, Result
 from ecsemu.state.store import Store
 
 SERVICE: Final = "application-autoscaling"
 TARGET_PREFIX: Final = "AnyScaleFrontendService"
 JSON_VERSION: Final = "1.1"
-
-Params = dict[str, Any]
-Result = dict[str, Any]
-OPERATIONS: dict[str, Callable[..., Result]] = {}
 
 
 class ApplicationAutoScalingProvider:
@@ -29,9 +38,15 @@ class ApplicationAutoScalingProvider:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        scaling_activities.declare(store)
+        alarms.history_table(store)  # a policy writes its alarms inside its own transaction
 
     def handle(self, context: RequestContext, operation: str, params: Params) -> Result:
         implementation = OPERATIONS.get(operation)
         if implementation is None:
-            raise NotSupportedError(f"The Application Auto Scaling operation {operation}")
-        return implementation(context, self.store, params)
+            raise NotSupportedError(f"The Application Auto Scaling operation {operation}", code="ValidationException")
+        return implementation(Call(context, self.store, time.time()), params)
+
+    @staticmethod
+    def implemented() -> frozenset[str]:
+        return frozenset(OPERATIONS)

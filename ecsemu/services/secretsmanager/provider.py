@@ -1,16 +1,18 @@
 """The Secrets Manager provider: one entry point that dispatches an operation to its implementation.
 
-Every operation botocore knows is answered: implemented ones by their module, the rest with an
-AWS-shaped error saying ecsemu does not support it (never an empty message).
+Implemented operations live in ``secrets``, ``listing`` and ``tags``; every other operation
+botocore knows is answered with an AWS-shaped error saying ecsemu does not support it (never an
+empty message). Each call runs in one store transaction, so a refused request changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 from ecsemu.context import RequestContext
 from ecsemu.errors import NotSupportedError
+from ecsemu.services.secretsmanager import listing, secrets, tags
+from ecsemu.services.secretsmanager.base import OPERATIONS, Call
 from ecsemu.state.store import Store
 
 SERVICE: Final = "secretsmanager"
@@ -19,7 +21,8 @@ JSON_VERSION: Final = "1.1"
 
 Params = dict[str, Any]
 Result = dict[str, Any]
-OPERATIONS: dict[str, Callable[..., Result]] = {}
+
+IMPLEMENTED: Final = (listing, secrets, tags)  # importing them registers their operations
 
 
 class SecretsManagerProvider:
@@ -34,4 +37,5 @@ class SecretsManagerProvider:
         implementation = OPERATIONS.get(operation)
         if implementation is None:
             raise NotSupportedError(f"The Secrets Manager operation {operation}")
-        return implementation(context, self.store, params)
+        with self.store.transaction():
+            return implementation(Call(context, self.store), params)

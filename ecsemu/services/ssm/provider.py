@@ -1,16 +1,19 @@
 """The SSM provider: one entry point that dispatches an operation to its implementation.
 
-Every operation botocore knows is answered: implemented ones by their module, the rest with an
-AWS-shaped error saying ecsemu does not support it (never an empty message).
+Parameter Store is what ecsemu emulates of SSM (``parameters``, ``queries``, ``tags``); every
+other operation botocore knows is answered with an AWS-shaped error saying ecsemu does not
+support it (never an empty message). Each call runs in one store transaction, so a refused
+request changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 from ecsemu.context import RequestContext
 from ecsemu.errors import NotSupportedError
+from ecsemu.services.ssm import parameters, queries, tags
+from ecsemu.services.ssm.base import OPERATIONS, Call
 from ecsemu.state.store import Store
 
 SERVICE: Final = "ssm"
@@ -19,7 +22,8 @@ JSON_VERSION: Final = "1.1"
 
 Params = dict[str, Any]
 Result = dict[str, Any]
-OPERATIONS: dict[str, Callable[..., Result]] = {}
+
+IMPLEMENTED: Final = (parameters, queries, tags)  # importing them registers their operations
 
 
 class SsmProvider:
@@ -34,4 +38,5 @@ class SsmProvider:
         implementation = OPERATIONS.get(operation)
         if implementation is None:
             raise NotSupportedError(f"The SSM operation {operation}")
-        return implementation(context, self.store, params)
+        with self.store.transaction():
+            return implementation(Call(context, self.store), params)
