@@ -19,12 +19,15 @@ from ecsemu.dashboard.state import dashboard_state
 from ecsemu.gateway.app import GatewayConfig, create_app
 from ecsemu.lb.engine import LoadBalancerEngine
 from ecsemu.lb.sync import LoadBalancerSync
+from ecsemu.model.clock import ScalingClock
 from ecsemu.model.logs import LogStore
 from ecsemu.reconcile.loop import Reconciler
 from ecsemu.reconcile.task_lifecycle import TaskSettings
 from ecsemu.runtime import netns
-from ecsemu.runtime.base import ContainerRuntime, TaskHooks
+from ecsemu.runtime.base import ContainerRuntime, TaskHooks, UsageReader
 from ecsemu.runtime.simulated import SimulatedRuntime
+from ecsemu.scaling.collector import Collector
+from ecsemu.scaling.loop import ScalingLoop
 from ecsemu.services.autoscaling.provider import ApplicationAutoScalingProvider
 from ecsemu.services.cloudwatch.provider import CloudWatchProvider
 from ecsemu.services.ecs.base import Settings
@@ -170,6 +173,7 @@ class Emulator:
     server: HttpServer
     load_balancers: LoadBalancerSync
     relay: EndpointRelay | None = None
+    scaling: ScalingLoop | None = None
     _thread: threading.Thread | None = None
 
     @classmethod
@@ -180,6 +184,8 @@ class Emulator:
         if isinstance(runtime, SimulatedRuntime):
             relay = None
         elbv2 = Elbv2Provider(store)
+        clock = ScalingClock(config.scaling_clock)
+        sqs = SqsProvider(store)
         reconciler = Reconciler(
             store,
             runtime,
@@ -198,9 +204,9 @@ class Emulator:
             LogsProvider(store),
             SsmProvider(store),
             SecretsManagerProvider(store),
-            SqsProvider(store),
-            CloudWatchProvider(store),
-            ApplicationAutoScalingProvider(store),
+            sqs,
+            CloudWatchProvider(store, clock.now),
+            ApplicationAutoScalingProvider(store, clock.now),
         ]
         gateway = GatewayConfig(
             default_account=config.account_id,
@@ -225,9 +231,14 @@ class Emulator:
         )
         reader = runtime if hasattr(runtime, "task_details") else None
         server = HttpServer(config.host, config.port, TaskEndpoints(app, environment, cast(TaskReader | None, reader)))
+        loopback = "127.0.0.1" if config.host.strip() in WILDCARDS else config.host
         if relay is not None:
-            relay.gateway = ("127.0.0.1" if config.host.strip() in WILDCARDS else config.host, server.port)
-        return cls(config, store, runtime, reconciler, server, load_balancers, relay)
+            relay.gateway = (loopback, server.port)
+        sqs.base_url = f"http://{loopback}:{server.port}"
+        usage = cast(UsageReader, runtime) if hasattr(runtime, "usage") else None
+        collector = Collector(store, usage, traffic=getattr(load_balancers, "traffic_counters", None))
+        scaling = ScalingLoop(store, clock, collector)
+        return cls(config, store, runtime, reconciler, server, load_balancers, relay, scaling)
 
     def _remove_containers(self, timeout_s: float = 30.0) -> None:
         """An ephemeral emulator's state ends with it, and so do its tasks' containers (a
@@ -255,12 +266,16 @@ class Emulator:
         """Serve in a background thread (tests); ``serve_forever`` blocks (the CLI)."""
         self.load_balancers.start()
         self.reconciler.start()
+        if self.scaling is not None:
+            self.scaling.start()
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
         self.load_balancers.start()
         self.reconciler.start()
+        if self.scaling is not None:
+            self.scaling.start()
         self.server.run()
 
     def shutdown(self) -> None:
@@ -270,6 +285,8 @@ class Emulator:
         self.close()
 
     def close(self) -> None:
+        if self.scaling is not None:
+            self.scaling.stop()
         self.reconciler.stop()
         self.load_balancers.stop()
         if self.relay is not None:

@@ -20,6 +20,9 @@ class AwsError(Exception):
     code: str = "InternalFailure"
     status_code: int = 500
     sender_fault: bool = False
+    # The code in the query protocol (and in ``x-amzn-query-error`` for awsQueryCompatible
+    # services) when it is not the model's error code of ``code`` (SQS's query-era codes).
+    query_code: str | None = None
 
     def __init__(self, message: str = "", *, code: str | None = None, status_code: int | None = None) -> None:
         super().__init__(message)

@@ -1,14 +1,18 @@
 """The gateway's WSGI application: route → parse → validate → provider → serialize.
 
-AWS requests (``POST /``) take a plain-WSGI fast path (``AwsHandler``: no framework objects,
-a few dozen microseconds of overhead); the admin endpoints go through Flask.
+AWS requests take a plain-WSGI fast path (``aws.AwsHandler``: no framework objects, a few
+dozen microseconds of overhead): ``POST /``, ``POST /service/<Service>/operation/<Operation>``
+(Smithy RPC v2 CBOR) and a form posted to an SQS queue URL (``/<account>/<queue name>``). The
+admin endpoints go through Flask.
 
-Routing: JSON-protocol services by the prefix of ``X-Amz-Target``; a form body
-(``application/x-www-form-urlencoded``) without ``X-Amz-Target`` goes to a query-protocol
-service, chosen by the SigV4 credential scope's service name (``elasticloadbalancing``) or,
-unsigned, by which service knows the ``Action``. Each request's account and region come from
-its SigV4 credential scope. The gateway is the only place that knows both
-HTTP and services; it never writes state itself except through ``/_ecsemu/reset``.
+Routing (``aws.py``): RPC v2 CBOR by path; JSON-protocol services by the prefix of
+``X-Amz-Target``; a form body (``application/x-www-form-urlencoded``) without ``X-Amz-Target``
+goes to a query-protocol service, chosen by the SigV4 credential scope's service name
+(``elasticloadbalancing``, ``monitoring``, ``sqs``) or, unsigned, by which service knows the
+``Action``. One provider may be answered in several protocols (``endpoints.py``: CloudWatch in
+CBOR, JSON and query). Each request's account and region come from its SigV4 credential scope.
+The gateway is the only place that knows both HTTP and services; it never writes state itself
+except through ``/_ecsemu/reset``.
 
 One call, one snapshot: every provider call runs inside ``consistent()`` (the store's
 ``snapshot``), so all the records a call reads are of one revision — a count is never read
@@ -27,7 +31,9 @@ really bound for it: ``Port`` when it was free, another one otherwise), and the
 simulated runtime's target-health hook ``POST /_ecsemu/simulated/health`` (JSON
 ``{"taskArn", "healthy", "containerName"?, "hostPort"?}``: the task's load-balancer targets
 pass or fail their health checks from the next check on; 404 for an unknown task or binding,
-400 for a malformed body or when the runtime is not the simulated one).
+400 for a malformed body or when the runtime is not the simulated one), and its utilization
+hook ``POST /_ecsemu/simulated/utilization`` (JSON ``{"taskArn", "cpu"?, "memory"?}``, percent
+of what the task reserves: the AWS/ECS metrics report it from the next sample on; same errors).
 
 The dashboard (``dashboard.py``, when ``create_app`` is given ``dashboard_state``): ``GET /_ecsemu/ui``
 and its files and JSON under ``/_ecsemu/ui/``, read-only.
@@ -38,30 +44,49 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
-import uuid
+import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from flask import Flask, request
 
 from ecsemu import __version__
-from ecsemu.context import RequestContext
-from ecsemu.errors import AwsError, ServerError
+from ecsemu.gateway.aws import (
+    DEFAULT_REGION,
+    MAX_AWS_BODY_BYTES,
+    AwsAnswer,
+    AwsHandler,
+    AwsRequest,
+    GatewayConfig,
+    log_call,
+)
 from ecsemu.gateway.browser import Refusal, RequestGuard, without_cors_grants
 from ecsemu.gateway.dashboard import register_dashboard
-from ecsemu.protocol import json_protocol, query_protocol
-from ecsemu.protocol.sigv4 import account_for, read_caller
-from ecsemu.protocol.validation import load_shapes_document, validate_input
+from ecsemu.gateway.endpoints import AnyProvider, JsonProvider, QueryProvider
+from ecsemu.protocol import query_protocol, rpcv2_cbor
 
 log = logging.getLogger(__name__)
-api_log = logging.getLogger("ecsemu.api")
 
-DEFAULT_REGION = "us-east-1"
-MAX_AWS_BODY_BYTES = max(json_protocol.MAX_BODY_BYTES, query_protocol.MAX_FORM_BYTES)
+__all__ = [
+    "DEFAULT_REGION",
+    "MAX_AWS_BODY_BYTES",
+    "AwsAnswer",
+    "AwsHandler",
+    "AwsRequest",
+    "Gateway",
+    "GatewayConfig",
+    "JsonProvider",
+    "QueryProvider",
+    "SimulatedTargets",
+    "create_app",
+    "is_aws_request",
+    "log_call",
+]
+
+# SQS's query clients post to the queue URL: ``/<account id>/<queue name>``.
+_QUEUE_PATH = re.compile(r"/[0-9]{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?")
 
 
 class SimulatedTargets(Protocol):
@@ -72,189 +97,21 @@ class SimulatedTargets(Protocol):
         self, task_arn: str, *, healthy: bool, container_name: str | None = None, host_port: int | None = None
     ) -> list[int]: ...
 
-
-class JsonProvider(Protocol):
-    service: str
-    target_prefix: str
-    json_version: str
-
-    def handle(self, context: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def set_utilization(
+        self, task_arn: str, *, cpu_percent: float | None = None, memory_percent: float | None = None
+    ) -> None: ...
 
 
-@runtime_checkable
-class QueryProvider(Protocol):
-    """A query-protocol service: ``service`` is botocore's name for it (and its shapes
-    document's), ``signing_name`` the service of its SigV4 credential scope."""
-
-    service: str
-    signing_name: str
-
-    def handle(self, context: RequestContext, operation: str, params: dict[str, Any]) -> dict[str, Any]: ...
-
-
-@dataclass
-class GatewayConfig:
-    default_account: str = "123456789012"
-    default_region: str = DEFAULT_REGION
-    runtime_name: str = "simulated"
-    validate: bool = True
-    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides loopback and localhost
-
-
-@dataclass(frozen=True)
-class AwsRequest:
-    """What the AWS handlers read of an HTTP request (no framework objects)."""
-
-    target: str
-    content_type: str
-    authorization: str | None
-    body: bytes
-    query_string: bytes = b""
-
-    @property
-    def mimetype(self) -> str:
-        return self.content_type.split(";", 1)[0].strip().lower()
-
-
-AwsAnswer = tuple[int, list[tuple[str, str]], bytes]
-
-
-class AwsHandler:
-    """Answers AWS API requests: JSON protocols by ``X-Amz-Target``, query protocols by form."""
-
-    def __init__(
-        self,
-        providers: Sequence[JsonProvider | QueryProvider],
-        config: GatewayConfig,
-        consistent: Callable[[], AbstractContextManager[None]] = nullcontext,
-    ) -> None:
-        self.config = config
-        self.consistent = consistent
-        self.query_providers = [p for p in providers if isinstance(p, QueryProvider)]
-        json_providers = [p for p in providers if not isinstance(p, QueryProvider)]
-        self.by_prefix = {p.target_prefix: p for p in json_providers}
-        self.known = {p.service: frozenset(load_shapes_document(p.service)["operations"]) for p in json_providers}
-        self.by_signing_name = {p.signing_name: p for p in self.query_providers}
-
-    def _context(self, authorization: str | None, request_id: str) -> RequestContext:
-        caller = read_caller(authorization)
-        return RequestContext(
-            account_id=account_for(caller.access_key_id, self.config.default_account),
-            region=caller.region or self.config.default_region,
-            request_id=request_id,
-        )
-
-    def _is_query(self, request: AwsRequest) -> bool:
-        return not request.target and bool(self.query_providers) and request.mimetype == query_protocol.FORM_CONTENT_TYPE
-
-    def refuse(self, request: AwsRequest, refusal: Refusal) -> AwsAnswer:
-        """The browser-safety refusal of ``request``, in its own protocol (nothing is parsed)."""
-        request_id = str(uuid.uuid4())
-        if self._is_query(request):
-            error = AwsError(refusal.message, code="AccessDenied", status_code=refusal.status)
-            error.sender_fault = True
-            provider = self.by_signing_name.get(read_caller(request.authorization).service or "")
-            service = query_protocol.query_service((provider or self.query_providers[0]).service)
-            body = query_protocol.serialize_error(error, request_id, service.namespace)
-            return refusal.status, [("Content-Type", query_protocol.XML_CONTENT_TYPE), ("x-amzn-RequestId", request_id)], body
-        error = AwsError(refusal.message, code="AccessDeniedException", status_code=refusal.status)
-        error.sender_fault = True
-        json_provider = self.by_prefix.get(request.target.partition(".")[0])
-        version = json_provider.json_version if json_provider else "1.1"
-        headers = [("Content-Type", json_protocol.content_type(version)), ("x-amzn-RequestId", request_id)]
-        return refusal.status, headers, json_protocol.serialize_error(error)
-
-    def handle(self, request: AwsRequest) -> AwsAnswer:
-        request_id = str(uuid.uuid4())
-        if self._is_query(request):
-            return self.handle_query(request, request_id)
-        started = time.perf_counter()
-        target = request.target
-        provider = self.by_prefix.get(target.partition(".")[0])
-        version = provider.json_version if provider else "1.1"
-        operation: str | None = None
-        code = ""
-        try:
-            if provider is None:
-                raise json_protocol.UnknownOperationException("")
-            operation = json_protocol.operation_from_target(target, provider.target_prefix)
-            if operation is None or operation not in self.known[provider.service]:
-                raise json_protocol.UnknownOperationException("")
-            params = json_protocol.parse_body(request.content_type, request.body)
-            if self.config.validate:
-                validate_input(provider.service, operation, params)
-            with self.consistent():
-                result = provider.handle(self._context(request.authorization, request_id), operation, params)
-            body, status = json_protocol.serialize_result(result), 200
-        except AwsError as error:
-            body, status, code = json_protocol.serialize_error(error), error.status_code, error.code
-        except Exception:
-            log.exception("unexpected failure in %s", target)
-            body, status, code = json_protocol.serialize_error(ServerError("Internal failure.")), 500, "InternalFailure"
-        log_call(provider.service if provider else "?", operation or target or "?", status, started, code)
-        return status, [("Content-Type", json_protocol.content_type(version)), ("x-amzn-RequestId", request_id)], body
-
-    def _query_provider_for(self, action: str) -> tuple[QueryProvider, query_protocol.QueryService] | None:
-        for candidate in self.query_providers:
-            service = query_protocol.query_service(candidate.service)
-            if action in service.operations:
-                return candidate, service
-        return None
-
-    def handle_query(self, request: AwsRequest, request_id: str) -> AwsAnswer:
-        started = time.perf_counter()
-        code = ""
-        caller = read_caller(request.authorization)
-        provider = self.by_signing_name.get(caller.service or "")
-        service = query_protocol.query_service(provider.service) if provider else None
-        action = ""
-        try:
-            form = query_protocol.read_form(request.body, request.query_string)
-            action = query_protocol.action_of(form)
-            version = form.get("Version")
-            if provider is None or service is None:
-                found = self._query_provider_for(action)
-                if found is None:
-                    raise query_protocol.invalid_action(action, version)
-                provider, service = found
-            if action not in service.operations or (version and version != service.api_version):
-                raise query_protocol.invalid_action(action, version)
-            params = service.parse(action, form)
-            if self.config.validate:
-                validate_input(provider.service, action, params)
-            with self.consistent():
-                result = provider.handle(self._context(request.authorization, request_id), action, params)
-            body, status = service.serialize_result(action, result, request_id), 200
-        except AwsError as error:
-            body, status = self._query_error(error, service, request_id)
-            code = error.code
-        except Exception:
-            log.exception("unexpected failure in %s", action or "a query request")
-            body, status = self._query_error(ServerError("Internal failure."), service, request_id)
-            code = "InternalFailure"
-        log_call(provider.service if provider else "?", action or "?", status, started, code)
-        return status, [("Content-Type", query_protocol.XML_CONTENT_TYPE), ("x-amzn-RequestId", request_id)], body
-
-    def _query_error(
-        self, error: AwsError, service: query_protocol.QueryService | None, request_id: str
-    ) -> tuple[bytes, int]:
-        if service is None:
-            service = query_protocol.query_service(self.query_providers[0].service)
-        return service.serialize_error(error, request_id)
-
-
-def log_call(service: str, operation: str, status: int, started: float, code: str) -> None:
-    """One INFO line per AWS call on the ``ecsemu.api`` logger: service, operation, status,
-    milliseconds and the error code; the same as fields for ``--log-format json``."""
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if not api_log.isEnabledFor(logging.INFO):
-        return
-    fields = {"service": service, "operation": operation, "status": status, "ms": round(elapsed_ms, 1)}
-    if code:
-        fields["error"] = code
-    api_log.info(
-        "%s %s %d %.1fms%s", service, operation, status, elapsed_ms, f" {code}" if code else "", extra={"fields": fields}
-    )
+def is_aws_request(environ: dict[str, Any]) -> bool:
+    """Whether the request is for an AWS API: ``POST /``, ``POST /service/...`` (RPC v2 CBOR),
+    or a form posted to an SQS queue URL; everything else is the admin app's."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return False
+    path = str(environ.get("PATH_INFO", "/"))
+    if path == "/" or path.startswith(rpcv2_cbor.PATH_PREFIX):
+        return True
+    mimetype = str(environ.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+    return mimetype == query_protocol.FORM_CONTENT_TYPE and _QUEUE_PATH.fullmatch(path) is not None
 
 
 class Gateway:
@@ -268,7 +125,7 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         refusal = self.guard.refusal(environ)
-        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO", "/") != "/":
+        if not is_aws_request(environ):
             if refusal is not None:
                 return self._refuse_admin(refusal, start_response)
 
@@ -282,6 +139,10 @@ class Gateway:
             authorization=environ.get("HTTP_AUTHORIZATION"),
             body=b"",
             query_string=environ.get("QUERY_STRING", "").encode("latin-1"),
+            path=str(environ.get("PATH_INFO", "/")),
+            host=str(environ.get("HTTP_HOST", "")),
+            smithy_protocol=str(environ.get("HTTP_SMITHY_PROTOCOL", "")).strip(),
+            content_encoding=str(environ.get("HTTP_CONTENT_ENCODING", "")),
         )
         if refusal is not None:
             status, headers, payload = self.aws.refuse(request, refusal)
@@ -303,7 +164,7 @@ class Gateway:
 
 
 def create_app(
-    providers: Sequence[JsonProvider | QueryProvider],
+    providers: Sequence[AnyProvider],
     config: GatewayConfig,
     reset: Callable[[], None],
     simulated_targets: SimulatedTargets | None = None,
@@ -341,12 +202,38 @@ def create_app(
             or not isinstance(container, str | None)
             or not (host_port is None or (isinstance(host_port, int) and not isinstance(host_port, bool)))
         ):
-            return {"error": "taskArn (string) and healthy (boolean) are required; containerName a string, hostPort an integer"}, 400
+            return {
+                "error": "taskArn (string) and healthy (boolean) are required; containerName a string, hostPort an integer"
+            }, 400
         try:
-            ports = simulated_targets.set_target_health(task_arn, healthy=healthy, container_name=container, host_port=host_port)
+            ports = simulated_targets.set_target_health(
+                task_arn, healthy=healthy, container_name=container, host_port=host_port
+            )
         except LookupError as error:
             return {"error": str(error.args[0]) if error.args else "not found"}, 404
         return {"taskArn": task_arn, "healthy": healthy, "hostPorts": ports}, 200
+
+    @admin.post("/_ecsemu/simulated/utilization")
+    def simulated_utilization() -> tuple[dict[str, Any], int]:
+        if simulated_targets is None:
+            return {"error": f"the {config.runtime_name} runtime's tasks are measured for real"}, 400
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return {"error": "expected a JSON object"}, 400
+        task_arn, cpu, memory = body.get("taskArn"), body.get("cpu"), body.get("memory")
+
+        def percent(value: object) -> bool:
+            return value is None or (
+                isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 10_000
+            )
+
+        if not isinstance(task_arn, str) or not percent(cpu) or not percent(memory) or (cpu is None and memory is None):
+            return {"error": "taskArn (string) and cpu and/or memory (percent, 0 to 10000) are required"}, 400
+        try:
+            simulated_targets.set_utilization(task_arn, cpu_percent=cpu, memory_percent=memory)
+        except LookupError as error:
+            return {"error": str(error.args[0]) if error.args else "not found"}, 404
+        return {"taskArn": task_arn, "cpu": cpu, "memory": memory}, 200
 
     if dashboard_state is not None:
         register_dashboard(admin, dashboard_state)

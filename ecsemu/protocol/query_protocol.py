@@ -36,7 +36,15 @@ Invariants
   before any provider runs; so is a list or map index that is not an ASCII decimal number
   (``Names.member.²``: ``str.isdigit`` says yes, ``int`` says no), and a form larger than
   ``MAX_FORM_BYTES`` (ecsemu's bound; ELBv2's inputs are a few KiB).
-* This module knows no service: it imports nothing of ecsemu but the error types.
+* An error's ``<Code>`` is its query code: its own ``query_code``, else the model's ``error``
+  code of its shape (CloudWatch's ``InvalidParameterValueException`` is
+  ``InvalidParameterValue``), else its code.
+* Services whose model lists ``query`` among its ``protocols`` (CloudWatch) are read from that
+  model; SQS, whose model no longer speaks query, from ``legacy_query``'s restored traits.
+  ``parse(..., json_values=True)`` gives a provider written for the JSON protocols its values
+  (epoch-second timestamps, base64 blobs); a blob result given as text is taken as base64.
+* This module knows no service: it imports nothing of ecsemu but the error types and the
+  protocol layer's model helpers.
 """
 
 from __future__ import annotations
@@ -51,9 +59,9 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-import botocore.session
-
 from ecsemu.errors import AwsError, ClientError
+from ecsemu.protocol.legacy_query import legacy_query_model
+from ecsemu.protocol.service_models import query_codes, service_model, wire_protocols
 
 FORM_CONTENT_TYPE: Final = "application/x-www-form-urlencoded"
 XML_CONTENT_TYPE: Final = "text/xml"
@@ -287,10 +295,11 @@ def _scalar_text(shape: Any, value: object) -> str:
     if kind == "timestamp":
         return _timestamp_text(value)
     if kind == "blob":
-        raw = value.encode() if isinstance(value, str) else value
-        if not isinstance(raw, (bytes, bytearray)):
-            raise TypeError(f"a blob must be bytes, not {type(value).__name__}")
-        return base64.b64encode(raw).decode()
+        if isinstance(value, str):  # already base64 text, as the JSON protocols carry blobs
+            return value
+        if not isinstance(value, (bytes, bytearray)):
+            raise TypeError(f"a blob must be bytes or base64 text, not {type(value).__name__}")
+        return base64.b64encode(value).decode()
     if kind in ("integer", "long"):
         return str(int(value))  # type: ignore[call-overload]
     if kind in ("float", "double"):
@@ -382,18 +391,24 @@ class QueryService:
         self.namespace: str = model.metadata.get("xmlNamespace", "")
         self.api_version: str = model.api_version
         self.operations: frozenset[str] = frozenset(model.operation_names)
+        self.query_codes: dict[str, str] = query_codes(self.name)
         self._error_statuses: dict[str, int] = {}
         for shape in model.error_shapes:
             error = shape.metadata.get("error", {})
-            self._error_statuses[error.get("code", shape.name)] = int(error.get("httpStatusCode", 400))
+            status = int(error.get("httpStatusCode", 400))
+            self._error_statuses[shape.name] = status
+            self._error_statuses[error.get("code", shape.name)] = status
 
-    def parse(self, operation: str, form: Mapping[str, str]) -> dict[str, Any]:
-        """The params of ``operation`` in ``form`` (whose ``Action`` names it)."""
+    def parse(self, operation: str, form: Mapping[str, str], *, json_values: bool = False) -> dict[str, Any]:
+        """The params of ``operation`` in ``form`` (whose ``Action`` names it); with
+        ``json_values``, in the values the JSON protocols give (see :func:`as_json_values`)."""
         shape = self.model.operation_model(operation).input_shape
         if shape is None:
             return {}
         params = _FormReader(form).read(shape, "", ())
-        return params if isinstance(params, dict) else {}
+        if not isinstance(params, dict):
+            return {}
+        return as_json_values(params) if json_values else params
 
     def serialize_result(self, operation: str, result: Mapping[str, Any], request_id: str) -> bytes:
         shape = self.model.operation_model(operation).output_shape
@@ -412,19 +427,53 @@ class QueryService:
     def error_status(self, error: AwsError) -> int:
         return self._error_statuses.get(error.code, error.status_code)
 
+    def query_code(self, error: AwsError) -> str:
+        """``error``'s code in this protocol: its own ``query_code``, else the model's query
+        code of its error shape, else its code."""
+        return error.query_code or self.query_codes.get(error.code) or error.code
+
     def serialize_error(self, error: AwsError, request_id: str) -> tuple[bytes, int]:
-        return serialize_error(error, request_id, self.namespace), self.error_status(error)
+        code = self.query_code(error)
+        return serialize_error(error, request_id, self.namespace, code=code), self.error_status(error)
 
 
-def serialize_error(error: AwsError, request_id: str, namespace: str = "") -> bytes:
-    """The ``ErrorResponse`` document of ``error`` (its status is the caller's to choose)."""
+def serialize_error(error: AwsError, request_id: str, namespace: str = "", *, code: str | None = None) -> bytes:
+    """The ``ErrorResponse`` document of ``error`` (its status is the caller's to choose),
+    with ``code`` in place of the error's own when given."""
     kind = "Sender" if error.sender_fault else "Receiver"
     xmlns = f' xmlns="{namespace}"' if namespace else ""
     return (
-        f"<ErrorResponse{xmlns}><Error><Type>{kind}</Type><Code>{_xml_text(error.code)}</Code>"
+        f"<ErrorResponse{xmlns}><Error><Type>{kind}</Type><Code>{_xml_text(code or error.code)}</Code>"
         f"<Message>{_xml_text(error.message)}</Message></Error>"
         f"<RequestId>{_xml_text(request_id)}</RequestId></ErrorResponse>"
     ).encode()
+
+
+def as_json_values(value: Any) -> Any:
+    """``value`` with the values the JSON protocols give in place of the query protocol's:
+    ``datetime`` → epoch seconds (an int when whole), bytes → base64 text."""
+    if isinstance(value, dict):
+        return {key: as_json_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_json_values(item) for item in value]
+    if isinstance(value, datetime):
+        seconds = value.timestamp()
+        return int(seconds) if seconds.is_integer() else seconds
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def query_model(name: str) -> Any:
+    """botocore's model of ``name`` as the query protocol reads it: the model itself when it
+    speaks query (alone or among its ``protocols``), else the model with the query-era
+    wire traits of ``legacy_query`` (SQS); LookupError for any other service."""
+    if "query" in wire_protocols(name):
+        return service_model(name)
+    legacy = legacy_query_model(name)
+    if legacy is None:
+        raise LookupError(f"{name} does not speak the query protocol")
+    return legacy
 
 
 _SERVICES: dict[str, QueryService] = {}
@@ -439,9 +488,7 @@ def query_service(name: str) -> QueryService:
     with _SERVICES_LOCK:
         service = _SERVICES.get(name)
         if service is None:
-            model = botocore.session.get_session().get_service_model(name)
-            if model.protocol != "query":
-                raise LookupError(f"{name} is a {model.protocol} service, not a query one")
+            model = query_model(name)
             service = QueryService(model)
             _SERVICES[name] = service
     return service

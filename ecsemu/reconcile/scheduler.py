@@ -225,7 +225,7 @@ def _roll(r: _Round) -> list[Action]:
     # Scale in: the primary has more than it should.
     excess = len(new.live) - desired
     if excess > 0:
-        victims = scheduling.least_useful(new.live, excess)
+        victims = scheduling.least_useful(new.live, excess, r.now)
         actions += r.stop(victims)
         new.live = [t for t in new.live if t not in victims]
 

@@ -125,9 +125,20 @@ def stop_order(task: TaskRecord) -> tuple[int, float]:
     return (1 if task["status"].get("lastStatus") == "RUNNING" else 0, -float(task["spec"]["createdAt"]))
 
 
-def least_useful(tasks: Iterable[TaskRecord], count: int) -> list[TaskRecord]:
-    """The ``count`` tasks to stop first."""
-    return sorted(tasks, key=stop_order)[: max(count, 0)]
+def is_protected(task: TaskRecord, now: float) -> bool:
+    """Scale-in protection (UpdateTaskProtection) holds: the task is not stopped to scale in."""
+    protection = task["spec"].get("protection") or {}
+    if not protection.get("protectionEnabled"):
+        return False
+    expires = protection.get("expirationDate")
+    return expires is None or float(expires) > now
+
+
+def least_useful(tasks: Iterable[TaskRecord], count: int, now: float | None = None) -> list[TaskRecord]:
+    """The ``count`` tasks to stop first; with ``now``, never a scale-in protected one (ECS
+    then leaves more tasks running than desired until protection ends)."""
+    candidates = [t for t in tasks if now is None or not is_protected(t, now)]
+    return sorted(candidates, key=stop_order)[: max(count, 0)]
 
 
 # -- actions -----------------------------------------------------------------------------------

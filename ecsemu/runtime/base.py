@@ -120,6 +120,24 @@ class TaskHooks(Protocol):
     def log_ended(self, task_arn: str, container_name: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class TaskUsage:
+    """What a task's containers use now: CPU time so far (seconds, all containers together)
+    and memory in use (MiB). A simulated task may instead carry set utilizations (percent of
+    what it reserves), which the metrics collector takes as they are."""
+
+    cpu_seconds: float | None = None
+    memory_mib: float | None = None
+    cpu_percent: float | None = None
+    memory_percent: float | None = None
+
+
+class UsageReader(Protocol):
+    """A runtime that can say what its tasks use (for the AWS/ECS metrics)."""
+
+    def usage(self, task_arns: list[str]) -> dict[str, TaskUsage]: ...
+
+
 class RuntimeUnavailable(Exception):
     """The runtime's engine does not answer (down or restarting). The runtime has logged the
     outage already: a caller tries again later and logs nothing more than a debug line."""

@@ -41,10 +41,19 @@ import requests.exceptions
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
 from ecsemu.runtime import env_files
-from ecsemu.runtime.base import EngineOutage, LaunchRefused, ObservedTask, RuntimeUnavailable, TaskHooks, TaskLaunch
+from ecsemu.runtime.base import (
+    EngineOutage,
+    LaunchRefused,
+    ObservedTask,
+    RuntimeUnavailable,
+    TaskHooks,
+    TaskLaunch,
+    TaskUsage,
+)
 from ecsemu.runtime.docker_facts import ContainerFacts
 from ecsemu.runtime.docker_observe import LaunchJob, observe_task
 from ecsemu.runtime.docker_taskenv import TaskPlumbing
+from ecsemu.runtime.docker_usage import CgroupReader, from_stats
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -145,6 +154,7 @@ class DockerRuntime:
         self._steps = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsemu-launch")
         self._outage = EngineOutage(log, "the Docker engine")
         self._plumbing = TaskPlumbing(self._api, hooks) if hooks is not None else None
+        self._cgroups = CgroupReader()
 
     # --- the port --------------------------------------------------------------------------
 
@@ -219,6 +229,38 @@ class DockerRuntime:
         if self._own_client:
             with contextlib.suppress(Exception):
                 self._client.close()
+
+    # --- what tasks use (the AWS/ECS metrics) -------------------------------------------------
+
+    def usage(self, task_arns: list[str]) -> dict[str, TaskUsage]:
+        """CPU seconds and memory of each task's running containers (``docker_usage``)."""
+        wanted = set(task_arns)
+        filters = {"label": [*self._filter, f"{spec.ROLE}=container"], "status": "running"}
+        try:
+            summaries = self._api.containers(filters=filters)
+        except Exception as error:
+            if engine_down(error):
+                raise RuntimeUnavailable(str(error)) from None
+            raise
+        totals: dict[str, list[float]] = {}
+        seen: set[str] = set()
+        for summary in summaries:
+            labels = summary.get("Labels") or {}
+            arn = labels.get(spec.TASK_ARN)
+            if arn not in wanted or not spec.owned(labels, self.namespace):
+                continue
+            seen.add(summary["Id"])
+            read = self._cgroups.read(summary["Id"])
+            if read is None:
+                with contextlib.suppress(docker.errors.APIError):
+                    read = from_stats(self._api.stats(summary["Id"], stream=False, one_shot=True))
+            if read is None:
+                continue
+            total = totals.setdefault(arn, [0.0, 0.0])
+            total[0] += read[0]
+            total[1] += read[1]
+        self._cgroups.forget_all_but(seen)
+        return {arn: TaskUsage(cpu_seconds=cpu, memory_mib=memory) for arn, (cpu, memory) in totals.items()}
 
     # --- the task environment's reads (metadata endpoint) ---------------------------------
 

@@ -44,7 +44,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ecsemu.runtime.base import Health, ObservedContainer, ObservedTask, TaskLaunch
+from ecsemu.runtime.base import Health, ObservedContainer, ObservedTask, TaskLaunch, TaskUsage
 
 LOOPBACK: Final = "127.0.0.1"
 DYNAMIC_PORTS: Final = range(49153, 65536)
@@ -257,6 +257,35 @@ class SimulatedRuntime:
             self._state[task_arn] = entry
             self._index_entry(task_arn, entry)
         return ports
+
+    # ------------------------------------------------------------------ utilization (test hook)
+
+    def set_utilization(self, task_arn: str, *, cpu_percent: float | None = None, memory_percent: float | None = None) -> None:
+        """Make the task report this CPU and/or memory utilization (percent of what it
+        reserves) to the metrics collector, from now on; raises ``UnknownTarget`` for a task
+        this runtime does not hold. A simulated task uses nothing until told."""
+        with self._lock:
+            entry = self._state.get(task_arn)
+            if entry is None:
+                raise UnknownTarget(f"no simulated task {task_arn}")
+            usage = dict(entry.get("utilization") or {})
+            if cpu_percent is not None:
+                usage["cpu"] = float(cpu_percent)
+            if memory_percent is not None:
+                usage["memory"] = float(memory_percent)
+            entry["utilization"] = usage
+            self._state[task_arn] = entry
+
+    def usage(self, task_arns: list[str]) -> dict[str, TaskUsage]:
+        out: dict[str, TaskUsage] = {}
+        with self._lock:
+            for task_arn in task_arns:
+                entry = self._state.get(task_arn)
+                if entry is None or entry.get("stopAt") is not None:
+                    continue
+                usage = entry.get("utilization") or {}
+                out[task_arn] = TaskUsage(cpu_percent=float(usage.get("cpu", 0.0)), memory_percent=float(usage.get("memory", 0.0)))
+        return out
 
     def _reindex(self, entries: dict[str, dict[str, Any]]) -> None:
         holders: dict[int, _Holder] = {}

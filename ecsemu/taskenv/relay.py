@@ -32,37 +32,45 @@ CHUNK: Final = 64 * 1024
 class EndpointRelay:
     def __init__(self, gateway_port: int, host: str = "127.0.0.1") -> None:
         self.gateway = (host, gateway_port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="ecsemu-task-endpoints", daemon=True)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # made when the first task is served
+        self._thread: threading.Thread | None = None
         self._servers: dict[str, asyncio.base_events.Server] = {}
         self._tasks: dict[str, set[asyncio.Task[None]]] = {}
-        self._started = False
 
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self._thread.start()
+    def start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="ecsemu-task-endpoints", daemon=True)
+                self._thread.start()
+            return self._loop
 
     def serve(self, task_arn: str, listener: socket.socket) -> None:
         """Accept on ``listener`` (replacing the task's previous socket, if any)."""
-        self.start()
-        asyncio.run_coroutine_threadsafe(self._serve(task_arn, listener), self._loop).result(timeout=10)
+        loop = self.start()
+        asyncio.run_coroutine_threadsafe(self._serve(task_arn, listener), loop).result(timeout=10)
 
     def withdraw(self, task_arn: str) -> None:
-        if self._started and self._loop.is_running():
+        loop = self._loop
+        if loop is not None and loop.is_running():
             with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._withdraw(task_arn), self._loop).result(timeout=10)
+                asyncio.run_coroutine_threadsafe(self._withdraw(task_arn), loop).result(timeout=10)
 
     def serving(self) -> list[str]:
         return list(self._servers)
 
     def stop(self) -> None:
-        if not self._started:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
             return
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
+            asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
 
     async def _serve(self, task_arn: str, listener: socket.socket) -> None:
         await self._withdraw(task_arn)

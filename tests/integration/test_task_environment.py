@@ -35,7 +35,9 @@ def awslogs(group: str, prefix: str = "app", **extra: str) -> dict[str, Any]:
     }
 
 
-def run_to_stop(ecs: Any, family: str, script: str, *, image: str = IMAGE, command: list[str] | None = None, **definition: Any) -> dict[str, Any]:
+def run_to_stop(
+    ecs: Any, family: str, script: str, *, image: str = IMAGE, command: list[str] | None = None, **definition: Any
+) -> dict[str, Any]:
     """Register ``family`` (one container, ``main``), run it once and wait for STOPPED."""
     container = definition.pop("container", {})
     ecs.register_task_definition(
@@ -97,7 +99,9 @@ def test_awslogs_lines_in_order_and_kept_after_the_container_is_gone(env: tuple[
     # pipe, so the stderr line's place among the stdout lines is Docker's to choose.
     found = messages(logs, "/ecs/printer", stream)
     assert [m for m in found if m != "to-stderr"] == expected and found.count("to-stderr") == 1
-    wait_until(lambda: task["taskArn"] not in emulator.runtime.observe(), timeout=60, what="the containers to be removed")
+    wait_until(
+        lambda: task["taskArn"] not in emulator.runtime.observe(), timeout=60, what="the containers to be removed"
+    )
     assert messages(logs, "/ecs/printer", stream) == found
     streams = logs.describe_log_streams(logGroupName="/ecs/printer")["logStreams"]
     assert [s["logStreamName"] for s in streams] == [stream]
@@ -114,9 +118,16 @@ def test_awslogs_lines_in_order_and_kept_after_the_container_is_gone(env: tuple[
 def test_multiline_pattern_joins_lines_into_events(env: tuple[Any, Any, Emulator]) -> None:
     ecs, logs, _ = env
     script = "echo 'START one'; echo '  detail a'; echo '  detail b'; echo 'START two'; echo '  detail c'"
-    container = {"logConfiguration": awslogs("/ecs/multi", **{"awslogs-create-group": "true", "awslogs-multiline-pattern": "^START"})}
+    container = {
+        "logConfiguration": awslogs(
+            "/ecs/multi", **{"awslogs-create-group": "true", "awslogs-multiline-pattern": "^START"}
+        )
+    }
     task = run_to_stop(ecs, "multi", script, container=container)
-    assert messages(logs, "/ecs/multi", f"app/main/{task_id(task)}") == ["START one\n  detail a\n  detail b", "START two\n  detail c"]
+    assert messages(logs, "/ecs/multi", f"app/main/{task_id(task)}") == [
+        "START one\n  detail a\n  detail b",
+        "START two\n  detail c",
+    ]
 
 
 def test_a_missing_log_group_stops_the_task_as_ecs_does(env: tuple[Any, Any, Emulator]) -> None:
@@ -161,7 +172,9 @@ def test_metadata_endpoint_v4_and_v3_describe_the_task(env: tuple[Any, Any, Emul
 
 def test_task_role_credentials_from_the_relative_uri(env: tuple[Any, Any, Emulator]) -> None:
     ecs, logs, _ = env
-    script = "wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; echo; echo endpoint=$AWS_ENDPOINT_URL"
+    script = (
+        "wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; echo; echo endpoint=$AWS_ENDPOINT_URL"
+    )
     task = run_to_stop(ecs, "creds", script, taskRoleArn=ROLE)
     credentials_text, endpoint = messages(logs, "/ecs/creds", f"app/main/{task_id(task)}")
     credentials = json.loads(credentials_text)
@@ -181,7 +194,9 @@ def test_secrets_from_ssm_and_secrets_manager_become_variables(env: tuple[Any, A
     secretsmanager = client("secretsmanager", emulator.endpoint)
     ssm.put_parameter(Name="/app/db-password", Value="s3cr3t", Type="SecureString")
     ssm.put_parameter(Name="plain", Value="hello", Type="String")
-    secret_arn = secretsmanager.create_secret(Name="app/db", SecretString=json.dumps({"user": "admin", "port": 5432}))["ARN"]
+    secret_arn = secretsmanager.create_secret(Name="app/db", SecretString=json.dumps({"user": "admin", "port": 5432}))[
+        "ARN"
+    ]
     container = {
         "secrets": [
             {"name": "DB_PASSWORD", "valueFrom": "/app/db-password"},
@@ -190,8 +205,15 @@ def test_secrets_from_ssm_and_secrets_manager_become_variables(env: tuple[Any, A
             {"name": "DB_ALL", "valueFrom": secret_arn},
         ]
     }
-    task = run_to_stop(ecs, "secrets", "echo $DB_PASSWORD; echo $PLAIN; echo $DB_USER; echo $DB_ALL", container=container)
-    assert messages(logs, "/ecs/secrets", f"app/main/{task_id(task)}") == ["s3cr3t", "hello", "admin", json.dumps({"user": "admin", "port": 5432})]
+    task = run_to_stop(
+        ecs, "secrets", "echo $DB_PASSWORD; echo $PLAIN; echo $DB_USER; echo $DB_ALL", container=container
+    )
+    assert messages(logs, "/ecs/secrets", f"app/main/{task_id(task)}") == [
+        "s3cr3t",
+        "hello",
+        "admin",
+        json.dumps({"user": "admin", "port": 5432}),
+    ]
 
 
 def test_a_secret_that_does_not_resolve_fails_the_task(env: tuple[Any, Any, Emulator]) -> None:
@@ -203,8 +225,12 @@ def test_a_secret_that_does_not_resolve_fails_the_task(env: tuple[Any, Any, Emul
         "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
         f"unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret {missing} from secrets manager: "
     ), task["stoppedReason"]
-    task = run_to_stop(ecs, "badparam", "echo never", container={"secrets": [{"name": "X", "valueFrom": "/no/such/parameter"}]})
-    assert task["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets or registry auth"), task["stoppedReason"]
+    task = run_to_stop(
+        ecs, "badparam", "echo never", container={"secrets": [{"name": "X", "valueFrom": "/no/such/parameter"}]}
+    )
+    assert task["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets or registry auth"), (
+        task["stoppedReason"]
+    )
     assert "unable to retrieve secrets from ssm" in task["stoppedReason"]
 
 
@@ -214,7 +240,11 @@ def sdk_image() -> str:
     present = subprocess.run(["docker", "image", "inspect", SDK_IMAGE], capture_output=True, timeout=60, check=False)
     if present.returncode != 0:
         built = subprocess.run(
-            ["bash", str(REPO / "scripts" / "build-image.sh"), "--tag", SDK_IMAGE], capture_output=True, text=True, timeout=900, check=False
+            ["bash", str(REPO / "scripts" / "build-image.sh"), "--tag", SDK_IMAGE],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
         assert built.returncode == 0, built.stderr[-3000:]
     return SDK_IMAGE
@@ -255,7 +285,9 @@ def test_endpoints_are_not_reachable_with_a_wrong_token(env: tuple[Any, Any, Emu
     assert refused.status_code == 403
 
 
-def test_output_survives_a_kill_dash_nine_and_an_adopted_task_goes_on_logging(start_server: Any, tmp_path: Path) -> None:
+def test_output_survives_a_kill_dash_nine_and_an_adopted_task_goes_on_logging(
+    start_server: Any, tmp_path: Path
+) -> None:
     """Lines written before ecsemu dies are kept; the adopted task's later lines follow them,
     none lost and none twice; the metadata endpoint answers the adopted task again."""
     import signal  # noqa: PLC0415

@@ -33,8 +33,9 @@ from ecsemu.protocol.query_protocol import (
 )
 
 # Query services with different wire features: elbv2 (ours), sns (maps), rds (renamed list
-# members), sdb (flattened lists), iam and sts (plain).
-SERVICES = ("elbv2", "sns", "rds", "sdb", "iam", "sts")
+# members), sdb (flattened lists), iam and sts (plain); ours too: cloudwatch (query among its
+# protocols) and sqs (its query era restored by legacy_query: flattened, renamed lists and maps).
+SERVICES = ("elbv2", "sns", "rds", "sdb", "iam", "sts", "cloudwatch", "sqs")
 TRICKY = "a&b<c>\"d'e é 漢 %+=.\t"
 WHEN = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
@@ -106,6 +107,9 @@ def test_request_round_trip(service: str, operation: str) -> None:
     query = query_service(service)
     shape = query.model.operation_model(operation).input_shape
     params = example(shape) if shape is not None else {}
+    if (service, operation) == ("sqs", "ReceiveMessage"):
+        # Both lists are ``AttributeName.N`` on SQS's query wire: one list, read into both.
+        params["MessageSystemAttributeNames"] = params["AttributeNames"]
     form = read_form(form_of(service, operation, params))
     assert action_of(form) == operation
     assert form["Version"] == query.api_version

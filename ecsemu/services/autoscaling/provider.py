@@ -11,6 +11,7 @@ any transaction, as side tables require.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final
 
 from ecsemu.context import RequestContext
@@ -36,8 +37,9 @@ class ApplicationAutoScalingProvider:
     target_prefix = TARGET_PREFIX
     json_version = JSON_VERSION
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock  # AWS time: the scaling clock (ecsemu.model.clock)
         scaling_activities.declare(store)
         alarms.history_table(store)  # a policy writes its alarms inside its own transaction
 
@@ -45,7 +47,7 @@ class ApplicationAutoScalingProvider:
         implementation = OPERATIONS.get(operation)
         if implementation is None:
             raise NotSupportedError(f"The Application Auto Scaling operation {operation}", code="ValidationException")
-        return implementation(Call(context, self.store, time.time()), params)
+        return implementation(Call(context, self.store, self.clock()), params)
 
     @staticmethod
     def implemented() -> frozenset[str]:

@@ -8,6 +8,7 @@ PutMetricData, GetMetricStatistics, GetMetricData, ListMetrics; ``alarms``: the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Final
 
 from ecsemu.context import RequestContext
@@ -28,8 +29,9 @@ class CloudWatchProvider:
     target_prefix = TARGET_PREFIX
     json_version = JSON_VERSION
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock  # AWS time: the scaling clock (ecsemu.model.clock)
         self.metrics = MetricStore(store)  # declares the side tables, outside any transaction
         alarms_model.history_table(store)
 
@@ -37,7 +39,7 @@ class CloudWatchProvider:
         implementation = OPERATIONS.get(operation)
         if implementation is None:
             raise NotSupportedError(f"The CloudWatch operation {operation}")
-        return implementation(Call(context, self.store, self.metrics, time.time()), params)
+        return implementation(Call(context, self.store, self.metrics, self.clock()), params)
 
     @staticmethod
     def implemented() -> frozenset[str]:
