@@ -75,6 +75,7 @@ class Deployment:
         options = [item for variable in env for item in ("-e", variable)]
         docker(
             "run", "-d", "--name", name, "--label", TEST_LABEL, "--network", "host",
+            "--pid", "host", "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",  # the task endpoints (README)
             "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", f"{self.volume}:/var/lib/ecsemu",
             *options, self.image, "--port", str(self.port),
         )  # fmt: skip
@@ -234,3 +235,28 @@ def test_ephemeral_image_removes_its_tasks_when_stopped(deployment: Deployment) 
 
     assert deployment.stop(name) == 0, deployment.logs(name)
     assert docker("ps", "-aq", "--filter", f"label=ecsemu.namespace={namespace}") == ""
+
+
+def test_tasks_of_the_containerised_emulator_read_their_metadata_and_log_to_it(deployment: Deployment) -> None:
+    """With the README's flags, ecsemu in its container serves each task's endpoints inside the
+    task's namespace, and the task's awslogs output lands in its Logs."""
+    name = deployment.run("ECSEMU_EPHEMERAL=1")
+    ecs, logs = client("ecs", deployment.endpoint), client("logs", deployment.endpoint)
+    ecs.create_cluster(clusterName="inside")
+    ecs.register_task_definition(
+        family="inside",
+        containerDefinitions=[{
+            "name": "main", "image": WEB_IMAGE, "memory": 64,
+            "command": ["sh", "-c", "wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task"],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": "/inside", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "p", "awslogs-create-group": "true"}},
+        }],
+    )  # fmt: skip
+    task_arn = ecs.run_task(cluster="inside", taskDefinition="inside")["tasks"][0]["taskArn"]
+
+    def stopped() -> bool:
+        return bool(ecs.describe_tasks(cluster="inside", tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED")
+
+    wait_until(stopped, timeout=90, what="the task to stop")
+    events = logs.get_log_events(logGroupName="/inside", logStreamName=f"p/main/{task_arn.rsplit('/', 1)[1]}", startFromHead=True)["events"]
+    assert events and json.loads(events[0]["message"])["TaskARN"] == task_arn, (events, deployment.logs(name)[-3000:])
