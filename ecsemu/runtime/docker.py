@@ -53,7 +53,7 @@ from ecsemu.runtime.base import (
 from ecsemu.runtime.docker_facts import ContainerFacts
 from ecsemu.runtime.docker_observe import LaunchJob, observe_task
 from ecsemu.runtime.docker_taskenv import TaskPlumbing
-from ecsemu.runtime.docker_usage import CgroupReader, from_stats
+from ecsemu.runtime.docker_usage import CgroupReader, task_usage
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -234,7 +234,6 @@ class DockerRuntime:
 
     def usage(self, task_arns: list[str]) -> dict[str, TaskUsage]:
         """CPU seconds and memory of each task's running containers (``docker_usage``)."""
-        wanted = set(task_arns)
         filters = {"label": [*self._filter, f"{spec.ROLE}=container"], "status": "running"}
         try:
             summaries = self._api.containers(filters=filters)
@@ -242,25 +241,8 @@ class DockerRuntime:
             if engine_down(error):
                 raise RuntimeUnavailable(str(error)) from None
             raise
-        totals: dict[str, list[float]] = {}
-        seen: set[str] = set()
-        for summary in summaries:
-            labels = summary.get("Labels") or {}
-            arn = labels.get(spec.TASK_ARN)
-            if arn not in wanted or not spec.owned(labels, self.namespace):
-                continue
-            seen.add(summary["Id"])
-            read = self._cgroups.read(summary["Id"])
-            if read is None:
-                with contextlib.suppress(docker.errors.APIError):
-                    read = from_stats(self._api.stats(summary["Id"], stream=False, one_shot=True))
-            if read is None:
-                continue
-            total = totals.setdefault(arn, [0.0, 0.0])
-            total[0] += read[0]
-            total[1] += read[1]
-        self._cgroups.forget_all_but(seen)
-        return {arn: TaskUsage(cpu_seconds=cpu, memory_mib=memory) for arn, (cpu, memory) in totals.items()}
+        mine = [s for s in summaries if spec.owned(s.get("Labels") or {}, self.namespace)]
+        return task_usage(self._api, self._cgroups, mine, set(task_arns), spec.TASK_ARN)
 
     # --- the task environment's reads (metadata endpoint) ---------------------------------
 

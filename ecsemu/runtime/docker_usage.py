@@ -12,9 +12,14 @@ Values: CPU time used so far (seconds; the collector takes differences) and memo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
+
+import docker.errors
+
+from ecsemu.runtime.base import TaskUsage
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +111,28 @@ def from_stats(stats: dict[str, Any]) -> tuple[float, float] | None:
         return cpu, max(0.0, float(memory.get("usage", 0)) - float(inactive)) / _MIB
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def task_usage(
+    api: Any, cgroups: CgroupReader, summaries: list[dict[str, Any]], wanted: set[str], task_label: str
+) -> dict[str, TaskUsage]:
+    """The usage of each wanted task, summed over its running containers (``summaries``: the
+    engine's listing of them, labelled with their task ARN under ``task_label``)."""
+    totals: dict[str, list[float]] = {}
+    seen: set[str] = set()
+    for summary in summaries:
+        arn = (summary.get("Labels") or {}).get(task_label)
+        if arn not in wanted:
+            continue
+        seen.add(summary["Id"])
+        read = cgroups.read(summary["Id"])
+        if read is None:
+            with contextlib.suppress(docker.errors.APIError):
+                read = from_stats(api.stats(summary["Id"], stream=False, one_shot=True))
+        if read is None:
+            continue
+        total = totals.setdefault(arn, [0.0, 0.0])
+        total[0] += read[0]
+        total[1] += read[1]
+    cgroups.forget_all_but(seen)
+    return {arn: TaskUsage(cpu_seconds=cpu, memory_mib=memory) for arn, (cpu, memory) in totals.items()}
