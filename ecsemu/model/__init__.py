@@ -37,18 +37,18 @@ not flag ``.get("<unknown key>")`` on a TypedDict (it returns ``object``), only 
 | listener             | elbv2.listener                    | ELBv2 API              | load balancer     |
 | rule                 | elbv2.rule (actions, conditions)  | ELBv2 API              | (none)            |
 | target_group         | elbv2.target_group, its targets   | ELBv2 API              | load balancer     |
-| logs                 | logs.group, logs.stream; events*  | Logs API, awslogs      | (none)            |
+| logs                 | logs.group, logs.stream; events (*)| Logs API, awslogs      | (none)            |
 | ssm_parameters       | ssm.parameter                     | SSM API                | (none)            |
 | secrets_manager      | secretsmanager.secret             | Secrets Manager API    | (none)            |
-| queues, queue_messages | sqs.queue, sqs.deleted_queue; messages* | SQS API      | (none)            |
-| metrics              | datapoints*, metric catalog*      | CloudWatch API, collector | (none)         |
-| alarms               | cloudwatch.alarm; history*        | CloudWatch API, Auto Scaling | scaling loop |
-| scaling, scaling_*   | autoscaling.scalable_target, .policy, .scheduled_action; activities* | Auto Scaling API | scaling loop (activities) |
+| queues, queue_messages | sqs.queue, sqs.deleted_queue; messages (*) | SQS API      | (none)            |
+| metrics              | datapoints (*), metric catalog (*)      | CloudWatch API, collector | (none)         |
+| alarms               | cloudwatch.alarm; history (*)      | CloudWatch API, Auto Scaling | scaling loop |
+| scaling, scaling_*   | autoscaling.scalable_target, .policy, .scheduled_action; activities (*) | Auto Scaling API | scaling loop (activities) |
 | service_capacity     | (service: spec.desiredCount)      | scaling loop, as UpdateService | —        |
 | lb_metrics           | (none: the load balancer's counters, read by the collector) | —  | —       |
 | clock                | (none: the scaling clock every metric, alarm and cooldown reads) | — | —      |
 
-(TD: TypedDict. \*: a side table, ``ecsemu.state.tables``.) Clusters and container instances are read and written by the ECS API alone; their
+(TD: TypedDict. (*): a side table, ``ecsemu.state.tables``.) Clusters and container instances are read and written by the ECS API alone; their
 modules give the layout and the kind's name. Tags: :mod:`tags`.
 
 Cross-service contracts: :mod:`load_balancing` (what ECS may read of ELBv2, and the typed
