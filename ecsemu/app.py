@@ -236,7 +236,7 @@ class Emulator:
             relay.gateway = (loopback, server.port)
         sqs.base_url = f"http://{loopback}:{server.port}"
         usage = cast(UsageReader, runtime) if hasattr(runtime, "usage") else None
-        collector = Collector(store, usage, traffic=getattr(load_balancers, "traffic_counters", None))
+        collector = Collector(store, usage, traffic=load_balancers.traffic_counters)
         scaling = ScalingLoop(store, clock, collector)
         return cls(config, store, runtime, reconciler, server, load_balancers, relay, scaling)
 

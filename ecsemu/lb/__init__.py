@@ -17,10 +17,12 @@ Read in this order
 ``tcp_proxy``    the TCP listener
 ``healthcheck``  the probes
 ``runtime``      live per-listener and per-target-group state on the loop
+``traffic``      the traffic counters the proxies add to (RequestCount, HTTPCode_*, ...)
 ``core``         applying snapshots on the loop; ``engine`` the thread-safe facade
 
 The engine knows nothing of the ELBv2 API or the state store: a sync component translates
-stored records into an ``LbSnapshot`` and reads health and counters back.
+stored records into an ``LbSnapshot`` and reads health and counters back
+(``traffic_counters``: ``ecsemu.model.lb_metrics.TrafficCounters``).
 """
 
 from ecsemu.lb.engine import LoadBalancerEngine

@@ -11,6 +11,8 @@ thread-safe facade). ``apply`` is declarative and idempotent:
   stop accepting, close their idle connections and let busy ones finish; kept ones get their
   new rules for the next request.
 * health checks: one probe loop per registered target of a group in use with checks enabled.
+* traffic counters: the pairs whose load balancer (the listeners' ``traffic_key``) or target
+  group left the snapshot are forgotten first; every listener then re-fetches its references.
 * health: recomputed; every key whose reported health changed (or appeared) is announced to
   the subscribers, with the key only (level-triggered: readers call ``target_health``).
 """
@@ -61,6 +63,7 @@ class EngineCore:
     async def apply(self, snapshot: LbSnapshot) -> None:
         state = self.state
         used = used_target_groups(snapshot)
+        state.traffic.prune({spec.traffic_key for spec in snapshot.listeners}, {tg.arn for tg in snapshot.target_groups})
         old_addresses = self._addresses()
         groups: dict[str, TargetGroupRuntime] = {}
         for tg_spec in snapshot.target_groups:
@@ -100,7 +103,7 @@ class EngineCore:
         except OSError:
             log.exception("listener %s could not bind any port", spec.arn)
             return
-        runtime = ListenerRuntime(spec, int(sock.getsockname()[1]))
+        runtime = ListenerRuntime(spec, int(sock.getsockname()[1]), self.state.traffic)
         state = self.state
         if spec.protocol == "TCP":
             runtime.server = await self.loop.create_server(lambda: TcpRelay(state, runtime), sock=sock)

@@ -7,6 +7,7 @@ Usage::
     engine.apply(snapshot)             # as often as the records change; declarative
     port = engine.bound_port(listener_arn)
     engine.target_health()             # {(tg_arn, target_id, port): TargetHealth}
+    engine.traffic_counters()          # [TrafficCounters]: cumulative, per LB and per LB+TG
     engine.stop()                      # closes every socket and ends the thread
 
 Event loop
@@ -31,6 +32,10 @@ Thread model
   change), ``apply`` is scheduled and returns at once.
 * Readers (``bound_port``, ``target_health``, ``request_counts``, ``in_flight``) never wait for
   the loop: they read dicts the loop replaces wholesale or copy under the GIL.
+* ``traffic_counters`` is the one reader that asks the loop: the counters are plain ints the
+  proxies add to with no lock, so the loop itself copies them into frozen records
+  (consistent with each other: no request is half counted) and the caller waits for that copy,
+  at most ``TRAFFIC_TIMEOUT_S``. Copying a few hundred records takes microseconds of the loop.
 * Subscribers are called on the engine thread with the changed target's key; they must be
   quick and must not block (hand the key to your own queue).
 """
@@ -49,12 +54,14 @@ from typing import Final
 from ecsemu.lb.core import EngineCore, HealthListener
 from ecsemu.lb.healthcheck import SimulatedHealth
 from ecsemu.lb.model import NO_ADDRESS, LbSnapshot, TargetHealth, TargetKey
+from ecsemu.model.lb_metrics import TrafficCounters
 
 log = logging.getLogger("ecsemu.lb")
 
 START_TIMEOUT_S: Final = 10.0
 APPLY_TIMEOUT_S: Final = 10.0
 STOP_TIMEOUT_S: Final = 10.0
+TRAFFIC_TIMEOUT_S: Final = 5.0
 THREAD_NAME: Final = "ecsemu-lb"
 LOOPBACK: Final = "127.0.0.1"
 
@@ -188,6 +195,36 @@ class LoadBalancerEngine:
         if core is None:
             return {}
         return core.state.request_counts.copy()
+
+    def traffic_counters(self) -> list[TrafficCounters]:
+        """Every load balancer's and (load balancer, target group) pair's traffic counters,
+        cumulative since the engine started (``ecsemu.model.lb_metrics``); ``[]`` when stopped.
+
+        Raises ``TimeoutError`` when the loop did not copy them within ``TRAFFIC_TIMEOUT_S``.
+        """
+        loop, core = self._loop, self._core
+        if loop is None or core is None:
+            return []
+        if threading.current_thread() is self._thread:
+            return core.state.traffic.snapshot()
+        future: concurrent.futures.Future[list[TrafficCounters]] = concurrent.futures.Future()
+
+        def copy() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(core.state.traffic.snapshot())
+                except Exception as error:  # pragma: no cover - a copy of ints does not fail
+                    future.set_exception(error)
+
+        try:
+            loop.call_soon_threadsafe(copy)
+        except RuntimeError:  # the loop closed meanwhile
+            return []
+        try:
+            return future.result(TRAFFIC_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError("the load balancer did not report its traffic counters in time") from None
 
     def in_flight(self, tg_arn: str, target_id: str, port: int) -> int:
         """Requests (TCP: connections) to that target not yet completed."""

@@ -13,6 +13,12 @@ response, passed to its client connection as it arrives. Its endings:
 
 Requests in flight are counted down before the last byte is handed to the client, so a
 control plane that has seen the answer never sees the request still in flight.
+
+Traffic counters: the final response head from the target counts its status class and its
+TargetResponseTime (``sent_at``, when the request was written to the upstream connection —
+again on a retry — to the ``last_activity`` of the read that brought the head; no extra clock
+read); ``_fail`` counts the load balancer's own 502/504; bytes from the target count as
+processed. Each in the target group's ``Traffic`` and its load balancer's.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from ecsemu.lb.http1 import (
 from ecsemu.lb.model import TargetKey
 from ecsemu.lb.pool import Address, UpstreamConnection
 from ecsemu.lb.responses import error_response, http_date
+from ecsemu.lb.traffic import Traffic
 
 if TYPE_CHECKING:
     from ecsemu.lb.http_proxy import ClientConnection
@@ -82,6 +89,7 @@ class Exchange:
         "keep_client",
         "key",
         "last_activity",
+        "lb_traffic",
         "pending",
         "pending_bytes",
         "replay",
@@ -91,14 +99,24 @@ class Exchange:
         "response",
         "retried",
         "reused",
+        "sent_at",
         "state",
+        "traffic",
         "upstream",
     )
 
     def __init__(
-        self, client: ClientConnection, request: RequestHead, key: TargetKey, address: Address, keep_client: bool
+        self,
+        client: ClientConnection,
+        request: RequestHead,
+        key: TargetKey,
+        address: Address,
+        keep_client: bool,
+        traffic: Traffic,
     ) -> None:
         self.client = client
+        self.lb_traffic = client.listener.traffic
+        self.traffic = traffic
         self.state = client.state
         self.request = request
         self.key = key
@@ -126,6 +144,7 @@ class Exchange:
         self.retried = False
         self.finished = False
         self.last_activity = client.last_activity
+        self.sent_at = self.last_activity
 
     # ------------------------------------------------------------------ upstream side
 
@@ -165,6 +184,7 @@ class Exchange:
         conn.user = self
         conn.parser.expect_response(self.request.method)
         self.last_activity = now
+        self.sent_at = now
         pending = self.pending
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         self.pending = []
@@ -202,6 +222,7 @@ class Exchange:
     def upstream_data(self, conn: UpstreamConnection, data: bytes) -> None:
         self.last_activity = self.client.loop.time()
         self.got_bytes = True
+        self.lb_traffic.processed_bytes += len(data)
         conn.parser.feed(data)
         self._pump_response(conn)
 
@@ -261,6 +282,9 @@ class Exchange:
 
     def _response_head(self, response: ResponseHead) -> None:
         self.response = response
+        seconds = self.last_activity - self.sent_at
+        self.traffic.target_response(response.status, seconds)
+        self.lb_traffic.target_response(response.status, seconds)
         http11 = self.request.http11
         framing = client_body_framing(response, http11)
         self.client_framing = framing
@@ -300,7 +324,11 @@ class Exchange:
             self.upstream = None
         keep = self.keep_client and self.request_done
         head_only = self.request.method == b"HEAD"
-        self.client.send(error_response(status, current_date(), keep_alive=keep, head_only=head_only))
+        answer = error_response(status, current_date(), keep_alive=keep, head_only=head_only)
+        self.traffic.elb_response(status)
+        self.lb_traffic.elb_response(status)
+        self.lb_traffic.processed_bytes += len(answer)
+        self.client.send(answer)
         self._finish(keep)  # counts the request done, then flushes (in_flight drops before the client hears)
         self.client.flush()
 

@@ -22,6 +22,13 @@ Backpressure and timeouts (named, explicit)
   response had begun). One timer per client connection, re-armed lazily.
 * A reused keep-alive connection that the target closed before answering is retried once on a
   new connection, when the request (head and body) fits ``REPLAY_LIMIT``.
+
+Traffic counters (``traffic``; meanings in ``ecsemu.model.lb_metrics``)
+----------------------------------------------------------------------
+Counted here: new connections, bytes from the client, and every answer of the load balancer's
+own (the 503 of no target, fixed responses, redirects, refused requests), with RequestCount of
+every routed request; the exchange counts what the target answers, its timing and its 502/504.
+Each count is an attribute add on references the listener holds (see ``traffic``).
 """
 
 from __future__ import annotations
@@ -97,6 +104,7 @@ class ClientConnection(asyncio.Protocol):
         if local:
             self.local_port = int(local[1])
         self.listener.connections.add(self)
+        self.listener.traffic.new_connections += 1
         self.last_activity = self.loop.time()
         self._arm_timer(self.listener.spec.idle_timeout_s)
         if self.listener.closed:
@@ -104,6 +112,7 @@ class ClientConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.loop.time()
+        self.listener.traffic.processed_bytes += len(data)
         self.parser.feed(data)
         self._pump()
 
@@ -212,11 +221,19 @@ class ClientConnection(asyncio.Protocol):
             self.abort()
             return
         # Answers to earlier pipelined requests still queued in ``out`` go first.
-        self.send(error_response(status, current_date(), keep_alive=False))
+        response = error_response(status, current_date(), keep_alive=False)
+        traffic = self.listener.traffic
+        traffic.elb_response(status)
+        traffic.processed_bytes += len(response)
+        self.send(response)
         self._close()
 
-    def _respond_locally(self, response: bytes, keep_alive: bool) -> None:
+    def _respond_locally(self, status: int, response: bytes, keep_alive: bool) -> None:
         """An answer of the load balancer's own; the request body (if any) is read and dropped."""
+        traffic = self.listener.traffic
+        traffic.request_count += 1
+        traffic.elb_response(status)
+        traffic.processed_bytes += len(response)
         self.send(response)
         self.local_keep = keep_alive
 
@@ -254,15 +271,19 @@ class ClientConnection(asyncio.Protocol):
             group = state.target_groups.get(tg_arn) if tg_arn is not None else None
             choice = group.choose(state.in_flight) if group is not None else None
             if group is None or choice is None:
-                self._respond_locally(error_response(503, current_date(), keep_alive=keep, head_only=head_only), keep)
+                self._respond_locally(503, error_response(503, current_date(), keep_alive=keep, head_only=head_only), keep)
                 return
             target, key = choice
-            exchange = Exchange(self, head, key, group.address(target), keep)
+            listener.traffic.request_count += 1
+            group_traffic = listener.traffic_of(key.tg_arn)
+            group_traffic.request_count += 1
+            exchange = Exchange(self, head, key, group.address(target), keep, group_traffic)
             self.exchange = exchange
             state.begin(key)
             exchange.start()
         elif isinstance(action, FixedResponse):
-            self._respond_locally(fixed_response(action, current_date(), keep_alive=keep, head_only=head_only), keep)
+            response = fixed_response(action, current_date(), keep_alive=keep, head_only=head_only)
+            self._respond_locally(action.status, response, keep)
         elif isinstance(action, Redirect):
             facts = self._facts(head)
             location = redirect_location(
@@ -274,9 +295,9 @@ class ClientConnection(asyncio.Protocol):
                 query=facts.query,
             )
             response = redirect_response(action, location, current_date(), keep_alive=keep, head_only=head_only)
-            self._respond_locally(response, keep)
+            self._respond_locally(301 if action.status_code == "HTTP_301" else 302, response, keep)
         else:
-            self._respond_locally(error_response(503, current_date(), keep_alive=keep, head_only=head_only), keep)
+            self._respond_locally(503, error_response(503, current_date(), keep_alive=keep, head_only=head_only), keep)
 
     def exchange_done(self, keep: bool) -> None:
         self.exchange = None

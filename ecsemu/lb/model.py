@@ -228,6 +228,13 @@ class ListenerSpec:
     protocol: ListenerProtocol = "HTTP"
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     rules: tuple[RuleSpec, ...] = ()
+    load_balancer_arn: str = ""
+    """Whose traffic counters this listener's requests add to (``traffic_counters``); empty:
+    the listener counts as a load balancer of its own, under its own ARN."""
+
+    @property
+    def traffic_key(self) -> str:
+        return self.load_balancer_arn or self.arn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

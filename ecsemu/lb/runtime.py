@@ -8,9 +8,11 @@ Vocabulary
     so a request costs one index) and the rotation counter.
 ``ListenerRuntime``
     A listener's spec plus its rules in evaluation order, its weighted-forward scores, the
-    port it bound, its server and its open client connections.
+    port it bound, its server, its open client connections, and its references into the
+    ``TrafficBook`` (its load balancer's totals, and one per target group it forwarded to).
 ``EngineState``
-    Everything above, plus the per-target counters: requests in flight and requests sent.
+    Everything above, plus the per-target counters (requests in flight, requests sent) and
+    the traffic counters per load balancer and target group (``traffic``).
 
 Invariants
 ----------
@@ -39,6 +41,7 @@ from ecsemu.lb.model import (
 )
 from ecsemu.lb.pool import Address, UpstreamPool
 from ecsemu.lb.rules import evaluation_order, needs_facts
+from ecsemu.lb.traffic import Traffic, TrafficBook
 
 
 class ClosableConnection(Protocol):
@@ -110,15 +113,21 @@ class ListenerRuntime:
         "bound_port",
         "closed",
         "connections",
+        "group_traffic",
         "needs_facts",
         "ordered_rules",
         "requested_port",
         "server",
         "spec",
+        "traffic",
+        "traffic_book",
         "weighted",
     )
 
-    def __init__(self, spec: ListenerSpec, bound_port: int) -> None:
+    def __init__(self, spec: ListenerSpec, bound_port: int, traffic_book: TrafficBook | None = None) -> None:
+        self.traffic_book = traffic_book or TrafficBook()
+        self.traffic = self.traffic_book.get(spec.traffic_key, None)
+        self.group_traffic: dict[str, Traffic] = {}
         self.spec = spec
         self.requested_port = spec.port
         self.bound_port = bound_port
@@ -132,10 +141,23 @@ class ListenerRuntime:
 
     def update(self, spec: ListenerSpec) -> None:
         self.spec = spec
+        self.refresh_traffic()
         self.ordered_rules = evaluation_order(spec.rules)
         self.needs_facts = needs_facts(self.ordered_rules)
         forwards = {r.action for r in spec.rules if isinstance(r.action, Forward)}
         self.weighted = {f: self.weighted.get(f, (0,) * len(f.weights)) for f in forwards}
+
+    def refresh_traffic(self) -> None:
+        """Re-fetch the references into the book (after an apply, which may have pruned it)."""
+        self.traffic = self.traffic_book.get(self.spec.traffic_key, None)
+        self.group_traffic = {}
+
+    def traffic_of(self, tg_arn: str) -> Traffic:
+        """The counters of (this listener's load balancer, ``tg_arn``)."""
+        traffic = self.group_traffic.get(tg_arn)
+        if traffic is None:
+            traffic = self.group_traffic[tg_arn] = self.traffic_book.get(self.spec.traffic_key, tg_arn)
+        return traffic
 
     def pick_target_group(self, forward: Forward) -> str | None:
         weights = forward.weights
@@ -171,6 +193,7 @@ class EngineState:
         self.listeners: dict[str, ListenerRuntime] = {}
         self.in_flight: dict[TargetKey, int] = {}
         self.request_counts: dict[TargetKey, int] = {}
+        self.traffic = TrafficBook()
         self.health_view: dict[TargetKey, TargetHealth] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.on_health_change: Callable[[], None] = lambda: None

@@ -7,6 +7,10 @@ bound port, each registration's health as the engine judged it, and ``Drained`` 
 deregistering target has nothing in flight (ALB then completes the deregistration without
 waiting out the delay).
 
+``traffic_counters`` hands the engine's traffic counters to the metrics collector: each
+listener carries its load balancer's ARN into the snapshot, so the engine already reports by
+load balancer and target group ARN (``ecsemu.model.lb_metrics``).
+
 ``to_snapshot`` is pure: records in (read through the typed models of ``ecsemu.model``),
 ``LbSnapshot`` out. The ``LoadBalancerSync`` thread wakes
 on store changes of the ELBv2 kinds, on the engine's health changes, and every second.
@@ -27,6 +31,7 @@ from ecsemu.model import listener as listener_model
 from ecsemu.model import load_balancer as load_balancer_model
 from ecsemu.model import rule as rule_model
 from ecsemu.model import target_group as target_group_model
+from ecsemu.model.lb_metrics import TrafficCounters
 from ecsemu.model.listener import Listener, ListenerStatus
 from ecsemu.model.load_balancer import LoadBalancer
 from ecsemu.model.rule import Rule
@@ -137,6 +142,7 @@ def to_snapshot(
                 protocol="HTTP" if listener.protocol in ("HTTP", "HTTPS") else "TCP",
                 idle_timeout_s=listener.tcp_idle_timeout_s or idle[listener.load_balancer_arn],
                 rules=tuple(specs),
+                load_balancer_arn=listener.load_balancer_arn,
             )
         )
     return model.LbSnapshot(
@@ -174,6 +180,13 @@ class LoadBalancerSync:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.engine.stop()
+
+    def traffic_counters(self) -> list[TrafficCounters]:
+        """The load balancer's traffic counters, cumulative since the engine started: one record
+        per load balancer (``target_group_arn`` ``None``) and per load balancer and target group
+        that carried traffic, by ARN. Thread-safe; waits briefly for the engine's loop (see
+        ``LoadBalancerEngine.traffic_counters``)."""
+        return self.engine.traffic_counters()
 
     def bound_listeners(self) -> list[dict[str, Any]]:
         """Every listener and where the data plane really listens for it, read from the engine:

@@ -7,7 +7,9 @@ until the target connection is open. Half-closes pass through (``write_eof``); t
 closed when both directions have ended, or when nothing moved for ``idle_timeout_s``.
 Backpressure: a side whose write buffer passes ``WRITE_BUFFER_HIGH`` pauses the other's
 reading. For a TCP target group, ``in_flight`` counts open connections and
-``request_counts`` counts connections made.
+``request_counts`` counts connections made. Traffic counters: a flow given a target counts
+NewFlowCount, and the bytes read from either side count as ProcessedBytes, in its target
+group's ``Traffic`` and its load balancer's (attribute adds on references the relay holds).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from typing import Final, cast
 
 from ecsemu.lb.model import TargetKey
 from ecsemu.lb.runtime import EngineState, ListenerRuntime
+from ecsemu.lb.traffic import Traffic
 
 WRITE_BUFFER_HIGH: Final = 256 * 1024
 MIN_TIMER_S: Final = 0.005
+NOT_COUNTED: Final = Traffic()
+"""Where a flow without a target would count (it reads nothing: its reading stays paused)."""
 
 
 class _Side(asyncio.Protocol):
@@ -43,7 +48,11 @@ class _Side(asyncio.Protocol):
         self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
 
     def data_received(self, data: bytes) -> None:
-        self.relay.last_activity = self.relay.loop.time()
+        relay = self.relay
+        relay.last_activity = relay.loop.time()
+        size = len(data)
+        relay.traffic.processed_bytes += size
+        relay.lb_traffic.processed_bytes += size
         peer = self.peer
         if peer is not None and peer.transport is not None:
             peer.transport.write(data)
@@ -76,7 +85,7 @@ class _Side(asyncio.Protocol):
 class TcpRelay(_Side):
     """The client end; it owns the pair, the target choice and the idle timer."""
 
-    __slots__ = ("_timer", "closed", "key", "last_activity", "listener", "loop", "state", "upstream")
+    __slots__ = ("_timer", "closed", "key", "last_activity", "lb_traffic", "listener", "loop", "state", "traffic", "upstream")
 
     def __init__(self, state: EngineState, listener: ListenerRuntime) -> None:
         super().__init__(self)
@@ -88,6 +97,9 @@ class TcpRelay(_Side):
         self.closed = False
         self.last_activity = self.loop.time()
         self._timer: asyncio.TimerHandle | None = None
+        self.lb_traffic = listener.traffic
+        self.traffic = NOT_COUNTED
+        """The target group's counters, once the flow has a target."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -107,6 +119,9 @@ class TcpRelay(_Side):
             return
         self.key = key
         self.state.begin(key)
+        self.traffic = self.listener.traffic_of(key.tg_arn)
+        self.traffic.new_flows += 1
+        self.lb_traffic.new_flows += 1
         self._timer = self.loop.call_later(self.listener.spec.idle_timeout_s, self._on_timer)
         self.state.spawn(self._connect(target.host, target.port, group.tls))
 

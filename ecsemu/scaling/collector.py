@@ -13,8 +13,9 @@ and ``AWS/SQS`` datapoints, one sample at a time.
 - ``AWS/ApplicationELB`` per target group (dimensions ``TargetGroup``+``LoadBalancer``, and
   ``TargetGroup`` for RequestCountPerTarget) and per load balancer (``LoadBalancer``):
   RequestCount, RequestCountPerTarget (the group's requests / its healthy targets, at least
-  one), HTTPCode_Target_2XX/3XX/4XX/5XX_Count, HTTPCode_ELB_4XX/5XX_Count (Sum, Count), and
-  TargetResponseTime (Seconds, the sample's average) — from the load balancer's own counters,
+  one), HTTPCode_Target_2XX/3XX/4XX/5XX_Count and TargetResponseTime (Seconds, the sample's
+  average); on ``LoadBalancer`` only, HTTPCode_ELB_3XX/4XX/5XX/502/503/504_Count,
+  NewConnectionCount and ProcessedBytes — from the load balancer's own counters,
   published for a sample only when non-zero, as ALB does; HealthyHostCount and
   UnHealthyHostCount (every sample) from the target groups' health.
 - ``AWS/SQS`` per ``QueueName``: ApproximateNumberOfMessagesVisible / NotVisible / Delayed,
@@ -55,8 +56,17 @@ COUNTER_METRICS: Final = (
     ("target_3xx", "HTTPCode_Target_3XX_Count"),
     ("target_4xx", "HTTPCode_Target_4XX_Count"),
     ("target_5xx", "HTTPCode_Target_5XX_Count"),
+)
+# The load balancer's own answers are published on the LoadBalancer dimension only (as ALB does).
+LOAD_BALANCER_ONLY: Final = (
+    ("elb_3xx", "HTTPCode_ELB_3XX_Count"),
     ("elb_4xx", "HTTPCode_ELB_4XX_Count"),
     ("elb_5xx", "HTTPCode_ELB_5XX_Count"),
+    ("elb_502", "HTTPCode_ELB_502_Count"),
+    ("elb_503", "HTTPCode_ELB_503_Count"),
+    ("elb_504", "HTTPCode_ELB_504_Count"),
+    ("new_connections", "NewConnectionCount"),
+    ("processed_bytes", "ProcessedBytes"),
 )
 
 
@@ -156,7 +166,11 @@ class Collector:
             return []
         out: list[tuple[Scope, Datapoint]] = []
         groups = self._target_groups()
-        for counters in self.traffic():
+        try:
+            readings = self.traffic()
+        except TimeoutError:
+            return []  # the load balancer's loop is busy: the next sample counts it all
+        for counters in readings:
             key = (counters.load_balancer_arn, counters.target_group_arn)
             previous = self._traffic.get(key)
             self._traffic[key] = counters
@@ -177,10 +191,12 @@ class Collector:
                 previous = TrafficCounters(
                     load_balancer_arn=counters.load_balancer_arn, target_group_arn=counters.target_group_arn
                 )
-            for attribute, name in COUNTER_METRICS:
+            published = COUNTER_METRICS if counters.target_group_arn is not None else COUNTER_METRICS + LOAD_BALANCER_ONLY
+            for attribute, name in published:
                 delta = int(getattr(counters, attribute)) - int(getattr(previous, attribute))
                 if delta > 0:
-                    out.append((scope, Datapoint(ELB, name, dimensions, now, value=delta, unit="Count")))
+                    unit = "Bytes" if name == "ProcessedBytes" else "Count"
+                    out.append((scope, Datapoint(ELB, name, dimensions, now, value=delta, unit=unit)))
             requests = counters.request_count - previous.request_count
             if counters.target_group_arn is not None and requests > 0:
                 group = groups.get(counters.target_group_arn)
