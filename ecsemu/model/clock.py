@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -27,10 +28,16 @@ class ScalingClock:
         self.factor = factor
         self._wall = wall
         self.origin = wall()
+        self._lock = threading.Lock()
+        self._last = self.origin
 
     def now(self) -> float:
-        """The AWS time now (epoch seconds)."""
-        return self.origin + (self._wall() - self.origin) * self.factor
+        """The AWS time now (epoch seconds); never earlier than a value it gave before, even
+        when the system clock is set back."""
+        computed = self.origin + (self._wall() - self.origin) * self.factor
+        with self._lock:
+            self._last = max(self._last, computed)
+            return self._last
 
     def real_seconds(self, aws_seconds: float) -> float:
         """How much real time ``aws_seconds`` of AWS time take."""

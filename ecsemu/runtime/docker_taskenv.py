@@ -11,9 +11,9 @@ Invariants:
 - A task's endpoint socket is made once per process (``announce``), when its sandbox is seen
   running (at launch, or when a restarted ecsemu adopts it); ``withdraw`` closes it when the
   task's containers are removed. A failure is logged once per task; the task runs on.
-- ``hold_exits`` reports an exited awslogs container as still running until its follower has
-  drained its output (or ``DRAIN_TIMEOUT_S`` passed since the exit was first seen), so the
-  reconciler never marks a task STOPPED with output unread.
+- ``watch`` reports an exited awslogs container as still running until its follower has
+  drained its output (while it makes progress; ``DRAIN_TIMEOUT_S`` after it stops making any),
+  so the reconciler never marks a task STOPPED with output unread.
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ class TaskPlumbing:
     def __init__(self, api: Any, hooks: TaskHooks) -> None:
         self._api = api
         self.hooks = hooks
-        self.followers = LogFollowers(api, hooks)
+        self.followers = LogFollowers(api, hooks, clock=self._monotonic)
         self._lock = threading.Lock()
         self._announced: set[str] = set()
         self._failed: set[str] = set()
         self._gone: set[str] = set()  # withdrawn: never served again by this process
         self._exit_seen: dict[str, float] = {}
+
+    @staticmethod
+    def _monotonic() -> float:
+        return time.monotonic()  # looked up at each call (tests replace this module's clock)
 
     @property
     def serves_endpoints(self) -> bool:
@@ -110,7 +114,7 @@ class TaskPlumbing:
                 self.followers.follow(container_id, task_arn, labels.get(spec.CONTAINER_NAME, ""))
                 if state == "exited" and not self.followers.drained(container_id):
                     first = self._exit_seen.setdefault(container_id, now)
-                    if now - first < DRAIN_TIMEOUT_S:
+                    if now - first < DRAIN_TIMEOUT_S or self.followers.idle_for(container_id) < DRAIN_TIMEOUT_S:
                         shown.append({**summary, "State": "running", "Status": "Up (output being read)"})
                         continue
             shown.append(summary)

@@ -96,6 +96,7 @@ class Collector:
     _cpu: dict[str, tuple[float, float]] = field(default_factory=dict)  # task ARN → (CPU s, wall s)
     _traffic: dict[tuple[str, str | None], TrafficCounters] = field(default_factory=dict)
     _queues: dict[tuple[Scope, str], queue_model.QueueCounters] = field(default_factory=dict)
+    _queues_primed: bool = False  # after the first SQS reading, a queue not seen before counts from zero
 
     def __post_init__(self) -> None:
         self.metrics = MetricStore(self.store)
@@ -186,18 +187,19 @@ class Collector:
                 out.append(
                     (scope, Datapoint(ELB, "UnHealthyHostCount", dimensions, now, value=unhealthy, unit="Count"))
                 )
-            if previous is None or counters.request_count < previous.request_count:
-                # A key not read before, or one that started again: its counts began at zero.
+            if previous is None:  # a key not read before: its counts began at zero
                 previous = TrafficCounters(
                     load_balancer_arn=counters.load_balancer_arn, target_group_arn=counters.target_group_arn
                 )
-            published = COUNTER_METRICS if counters.target_group_arn is not None else COUNTER_METRICS + LOAD_BALANCER_ONLY
+            published = (
+                COUNTER_METRICS if counters.target_group_arn is not None else COUNTER_METRICS + LOAD_BALANCER_ONLY
+            )
             for attribute, name in published:
-                delta = int(getattr(counters, attribute)) - int(getattr(previous, attribute))
+                delta = _delta(int(getattr(counters, attribute)), int(getattr(previous, attribute)))
                 if delta > 0:
                     unit = "Bytes" if name == "ProcessedBytes" else "Count"
                     out.append((scope, Datapoint(ELB, name, dimensions, now, value=delta, unit=unit)))
-            requests = counters.request_count - previous.request_count
+            requests = _delta(counters.request_count, previous.request_count)
             if counters.target_group_arn is not None and requests > 0:
                 group = groups.get(counters.target_group_arn)
                 per_target = requests / max(1, _host_counts(group)[0] if group is not None else 1)
@@ -205,9 +207,11 @@ class Collector:
                     out.append(
                         (scope, Datapoint(ELB, "RequestCountPerTarget", dims, now, value=per_target, unit="Count"))
                     )
-            answered = counters.target_response_count - previous.target_response_count
+            answered = _delta(counters.target_response_count, previous.target_response_count)
+            restarted = counters.target_response_count < previous.target_response_count
+            spent = counters.target_response_time_sum_s - (0.0 if restarted else previous.target_response_time_sum_s)
             if answered > 0:
-                seconds = (counters.target_response_time_sum_s - previous.target_response_time_sum_s) / answered
+                seconds = spent / answered
                 out.append(
                     (
                         scope,
@@ -257,18 +261,26 @@ class Collector:
             for counters in queue_model.queue_counters(self.store, scope):
                 previous = self._queues.get((scope, counters.queue_name))
                 self._queues[(scope, counters.queue_name)] = counters
+                if previous is None:
+                    # At the first reading what was sent is history (ecsemu restarted); a queue
+                    # first seen later is new: its counts began at zero.
+                    zero = queue_model.QueueCounters(counters.queue_name, 0, 0, 0)
+                    previous = zero if self._queues_primed else counters
                 dims = {"QueueName": counters.queue_name}
                 for name, now_value, before in (
-                    ("NumberOfMessagesSent", counters.sent, previous.sent if previous else counters.sent),
-                    (
-                        "NumberOfMessagesReceived",
-                        counters.received,
-                        previous.received if previous else counters.received,
-                    ),
-                    ("NumberOfMessagesDeleted", counters.deleted, previous.deleted if previous else counters.deleted),
+                    ("NumberOfMessagesSent", counters.sent, previous.sent),
+                    ("NumberOfMessagesReceived", counters.received, previous.received),
+                    ("NumberOfMessagesDeleted", counters.deleted, previous.deleted),
                 ):
-                    out.append((scope, Datapoint(SQS, name, dims, now, value=max(0, now_value - before), unit="Count")))
+                    out.append((scope, Datapoint(SQS, name, dims, now, value=_delta(now_value, before), unit="Count")))
+        self._queues_primed = True
         return out
+
+
+def _delta(now: int, before: int) -> int:
+    """What a cumulative counter added since ``before``; a counter lower than before started
+    again from zero (its source was reset)."""
+    return now if now < before else now - before
 
 
 def _host_counts(group: target_group_model.TargetGroup) -> tuple[int, int]:

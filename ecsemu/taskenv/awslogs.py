@@ -162,12 +162,20 @@ class EventJoiner:
 
 
 def _split(stamp_ms: int, message: str) -> list[tuple[int, str]]:
+    """The event, or its pieces of at most ``MAX_EVENT_BYTES`` cut between characters."""
+    if len(message) * 4 <= MAX_EVENT_BYTES:  # no UTF-8 text this long can be too big
+        return [(stamp_ms, message)]
     encoded = message.encode("utf-8")
     if len(encoded) <= MAX_EVENT_BYTES:
         return [(stamp_ms, message)]
     pieces = []
-    for start in range(0, len(encoded), MAX_EVENT_BYTES):
-        pieces.append((stamp_ms, encoded[start : start + MAX_EVENT_BYTES].decode("utf-8", "ignore")))
+    start = 0
+    while start < len(encoded):
+        end = min(start + MAX_EVENT_BYTES, len(encoded))
+        while end < len(encoded) and encoded[end] & 0xC0 == 0x80:  # not inside a character
+            end -= 1
+        pieces.append((stamp_ms, encoded[start:end].decode("utf-8")))
+        start = end
     return pieces
 
 

@@ -85,7 +85,10 @@ class EndpointRelay:
             try:
                 async with limit:
                     await self._relay(reader, writer)
+            except asyncio.CancelledError:
+                pass  # withdrawn: the task is gone (ending cancelled would log an error)
             finally:
+                writer.close()
                 if current is not None:
                     tasks.discard(current)
 
@@ -95,8 +98,11 @@ class EndpointRelay:
         server = self._servers.pop(task_arn, None)
         if server is not None:
             server.close()
-        for task in self._tasks.pop(task_arn, set()):
+        pending = list(self._tasks.pop(task_arn, set()))
+        for task in pending:
             task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _close_all(self) -> None:
         for task_arn in list(self._servers):

@@ -9,6 +9,7 @@ HTTP to the listener on 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -144,10 +145,8 @@ def test_request_count_through_the_alb_scales_the_service(aws: dict[str, Any], f
     def hammer() -> None:
         session = requests.Session()
         while not stop.is_set():
-            try:
+            with contextlib.suppress(requests.RequestException):
                 session.get(f"http://127.0.0.1:{port}/", timeout=3)
-            except requests.RequestException:
-                pass
 
     clients = [threading.Thread(target=hammer, daemon=True) for _ in range(2)]
     for thread in clients:

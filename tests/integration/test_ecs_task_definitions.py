@@ -84,7 +84,9 @@ def test_fargate_definition_is_compatible_with_both_launch_types(ecs: Any) -> No
     definition = ecs.register_task_definition(family="fg", **fargate(cpu="1 vCPU", memory="2 GB"))["taskDefinition"]
     assert definition["compatibilities"] == ["EC2", "FARGATE"]
     assert definition["requiresCompatibilities"] == ["FARGATE"]
-    assert (definition["cpu"], definition["memory"]) == ("1 vCPU", "2 GB")
+    # "String values are converted to an integer indicating the CPU units when the task definition
+    # is registered" (and GB to MiB): RegisterTaskDefinition, cpu and memory.
+    assert (definition["cpu"], definition["memory"]) == ("1024", "2048")
     awsvpc = register(
         ecs, "vpc", networkMode="awsvpc", containerDefinitions=[{**APP, "portMappings": [{"containerPort": 8080}]}]
     )

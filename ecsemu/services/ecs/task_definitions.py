@@ -18,7 +18,7 @@ from ecsemu.services.ecs import arns
 from ecsemu.services.ecs.base import Call, Params, Result, operation, page_result, paginate
 from ecsemu.services.ecs.errors import ClientException, InvalidParameterException
 from ecsemu.services.ecs.tags import validate_tags
-from ecsemu.services.ecs.task_definition_checks import check_task_definition
+from ecsemu.services.ecs.task_definition_checks import check_task_definition, cpu_units, memory_mib
 from ecsemu.state.store import Record
 
 KIND = task_definition_model.KIND
@@ -108,9 +108,11 @@ def register_task_definition(call: Call, params: Params) -> Result:
         for member in _COPIED:
             if member in params:
                 definition[member] = params[member]
-        for member in ("cpu", "memory"):
+        # ECS stores sizes as units: "1 vCPU" becomes "1024", "2 GB" "2048" (RegisterTaskDefinition).
+        for member, units in (("cpu", cpu_units), ("memory", memory_mib)):
             if member in definition:
-                definition[member] = str(definition[member])
+                size = units(definition[member])
+                definition[member] = str(size if size is not None else definition[member])
         definition["volumes"] = [_volume_defaults(v) for v in definition["volumes"]]
         definition["tags"] = tags
         call.store.put(call.scope, FAMILY_KIND, family, family_record)
