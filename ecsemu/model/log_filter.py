@@ -305,3 +305,14 @@ def _number_test(path: tuple[str | int, ...], op: str, expected: float, text: st
         return False
 
     return test
+
+
+def json_field(message: str, selector: str) -> Any:
+    """The value ``selector`` (``$.a.b``, ``$.list[0]``) names in a JSON message; None when the
+    message is not JSON or the selector names nothing (a metric filter's ``$.field`` value)."""
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return None
+    value = _resolve(document, _path(selector))
+    return None if value is _MISSING else value

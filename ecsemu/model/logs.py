@@ -12,6 +12,10 @@ Records (per account and region)::
          "status": {"firstEventTimestamp"?, "lastEventTimestamp"?, "lastIngestionTime"?,
                     "storedBytes", "nextSeq"}}
 
+Metric filters (kind "logs.metricFilter", under their group) are
+:mod:`ecsemu.model.log_metric_filters`'s; ``append`` publishes what they turn the new events into
+(CloudWatch datapoints, in the same transaction) and ``delete_group`` deletes them.
+
 A group name never holds ``:`` and a stream name may hold ``/``, so a stream's id is "under" its
 group (``Store.list(..., under=...)`` reads one group's streams without a scan).
 
@@ -39,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ecsemu.context import Scope
+from ecsemu.model import log_metric_filters
+from ecsemu.model.metrics import MetricStore
 from ecsemu.state.store import Record, Store
 from ecsemu.state.tables import SideTable, TableSpec
 
@@ -205,6 +211,7 @@ class LogStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.events = SideTable(store, EVENTS)  # CREATE ... IF NOT EXISTS: building twice is harmless
+        self.metrics = MetricStore(store)  # where the groups' metric filters publish
 
     # -- groups ----------------------------------------------------------------------------
 
@@ -231,6 +238,10 @@ class LogStore:
         with self.store.transaction():
             for record_id in self.store.ids(scope, STREAM, under=_group_head(group)):
                 self.store.delete(scope, STREAM, record_id)
+            for metric_filter in log_metric_filters.filters_of(self.store, scope, group):
+                self.store.delete(
+                    scope, log_metric_filters.KIND, log_metric_filters.record_id(group, metric_filter.name)
+                )
             self.events.delete(scope, "group_name = ?", (group,))
             self.store.delete(scope, GROUP, group)
 
@@ -305,6 +316,12 @@ class LogStore:
                     next_seq=seq + len(events),
                 ),
             )
+            published = [
+                datapoint
+                for metric_filter in log_metric_filters.filters_of(self.store, scope, group)
+                for datapoint in log_metric_filters.datapoints(metric_filter, events, now_ms)
+            ]
+            self.metrics.put_many(scope, published)
 
     def expire(self, scope: Scope, group: str, now_ms: int) -> int:
         """Delete the group's events past its retention; how many went."""

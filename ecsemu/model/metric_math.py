@@ -7,7 +7,11 @@ What is understood (the arithmetic AWS's own policies and most alarms use):
   parentheses, unary ``-``, and ``+ - * / ^`` with the usual precedence;
 * ``SUM AVG MIN MAX`` (of an array: one series, per timestamp across its members; of one series:
   a scalar over its values), ``ABS``, ``METRICS()`` / ``METRICS("text")`` (the request's metric
-  queries, those whose id or label contains the text), ``FILL(x, value | REPEAT | LINEAR)``.
+  queries, those whose id or label contains the text), ``FILL(x, value | REPEAT | LINEAR)``;
+* comparisons ``== != < <= > >=`` (1 when true, 0 when false), logical ``AND``/``&&``,
+  ``OR``/``||``, ``NOT``, below arithmetic in precedence (AWS's order: arithmetic, comparison,
+  logical), and ``IF(condition, true value[, false value])``: per timestamp, the true value where
+  the condition is not 0, else the false value, or no datapoint when there is none.
 
 Vocabulary: a **series** is ``{timestamp: value}`` for the timestamps that have a value; the
 **grid** is every bucket start of the request (``FILL`` fills it; a scalar result is shown on it).
@@ -41,7 +45,7 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<string>\"[^\"]*\"|'[^']*')"
-    r"|(?P<op>[-+*/^(),\[\]]))"
+    r"|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/^(),\[\]<>]))"
 )
 
 
@@ -95,9 +99,43 @@ class _Parser:
         return token
 
     def parse(self) -> Node:
-        node = self.sum()
+        node = self.logical()
         if self.peek() is not None:
             raise MathError(f"Unexpected token {self.peek()[1]!r}.")  # type: ignore[index]
+        return node
+
+    def _is(self, texts: tuple[str, ...]) -> str | None:
+        token = self.peek()
+        if token is None or token[0] == "string":
+            return None
+        text = token[1].upper() if token[0] == "name" else token[1]
+        return text if text in texts else None
+
+    def logical(self) -> Node:
+        node = self.conjunction()
+        while self._is(("OR", "||")) is not None:
+            self.take()
+            node = Node("binary", "OR", children=(node, self.conjunction()))
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.negation()
+        while self._is(("AND", "&&")) is not None:
+            self.take()
+            node = Node("binary", "AND", children=(node, self.negation()))
+        return node
+
+    def negation(self) -> Node:
+        if self._is(("NOT",)) is not None:
+            self.take()
+            return Node("binary", "==", children=(self.negation(), Node("number", "0", 0.0)))
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        node = self.sum()
+        while (operator := self._is(_COMPARISONS)) is not None:
+            self.take()
+            node = Node("binary", operator, children=(node, self.sum()))
         return node
 
     def sum(self) -> Node:
@@ -141,7 +179,7 @@ class _Parser:
                 raise MathError(f"Unknown identifier {text!r}: query ids start with a lowercase letter.")
             return Node("ref", text)
         if text == "(":
-            node = self.sum()
+            node = self.logical()
             self.take(")")
             return node
         if text == "[":
@@ -154,7 +192,7 @@ class _Parser:
             self.take()
             return out
         while True:
-            out.append(self.sum())
+            out.append(self.logical())
             if self.take()[1] == closing:
                 return out
             if self.tokens[self.at - 1][1] != ",":
@@ -216,7 +254,16 @@ def _power(a: float, b: float) -> float | None:
     return result if isinstance(result, float | int) else None
 
 
+_COMPARISONS: Final = ("==", "!=", "<=", ">=", "<", ">")
 _OPERATIONS: Final[dict[str, Callable[[float, float], float | None]]] = {
+    "==": lambda a, b: float(a == b),
+    "!=": lambda a, b: float(a != b),
+    "<=": lambda a, b: float(a <= b),
+    ">=": lambda a, b: float(a >= b),
+    "<": lambda a, b: float(a < b),
+    ">": lambda a, b: float(a > b),
+    "AND": lambda a, b: float(a != 0 and b != 0),
+    "OR": lambda a, b: float(a != 0 or b != 0),
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
@@ -283,6 +330,10 @@ def _call(node: Node, context: Context) -> Value:
         if len(arguments) != 1:
             raise MathError("ABS takes one argument.")
         return _combine(evaluate(arguments[0], context), 0.0, lambda a, _b: abs(a))
+    if name == "IF":
+        if len(arguments) not in (2, 3):
+            raise MathError("IF takes two or three arguments.")
+        return _if(*(evaluate(argument, context) for argument in arguments))
     if name == "FILL":
         if len(arguments) != 2:
             raise MathError("FILL takes two arguments.")
@@ -294,6 +345,26 @@ def _call(node: Node, context: Context) -> Value:
             raise MathError("FILL needs a time series.")
         return _fill(value, how, context.grid)
     raise MathError(f"Unknown function {name}.")
+
+
+def _at(value: Value, stamp: float) -> float | None:
+    if isinstance(value, list):
+        raise MathError("IF takes time series or numbers, not arrays.")
+    return value.get(stamp) if isinstance(value, dict) else value
+
+
+def _if(condition: Value, when_true: Value, when_false: Value | None = None) -> Value:
+    if isinstance(condition, list):
+        raise MathError("IF takes time series or numbers, not arrays.")
+    if not isinstance(condition, dict):
+        chosen = when_true if condition != 0 else when_false
+        if chosen is None:
+            return {}
+        return chosen
+    out: dict[float, float | None] = {}
+    for stamp, test in condition.items():
+        out[stamp] = _at(when_true, stamp) if test != 0 else (None if when_false is None else _at(when_false, stamp))
+    return _drop_none(out)
 
 
 def _reduce(name: str, value: Value) -> Value:

@@ -8,6 +8,7 @@ Stored as JSON (keys are Secrets Manager's own member names)::
         "CreatedDate": float, "LastChangedDate": float, "LastAccessedDate"?: float,
         "DeletedDate"?: float,                   # when DeleteSecret scheduled the deletion
         "DeletionDate"?: float,                  # when the secret is gone for good
+        "ResourcePolicy"?: str,                  # the policy document as PutResourcePolicy got it
         "Versions": {<VersionId>: {              # oldest first
             "SecretString"?: str, "SecretBinary"?: str (base64),
             "CreatedDate": float, "VersionStages": [str]}}},

@@ -251,11 +251,11 @@ class LogFollowers:
                     batch.hand_on(self._sink)
                 if self._closed.is_set():
                     return
+        finally:
+            # A last line without a newline is whole once the stream ends (or fails).
             if partial is not None and (after is None or partial[0] > after):
                 with batch.lock:
                     batch.add(partial)
-            batch.hand_on(self._sink)
-        finally:
             with contextlib.suppress(Exception):  # what was read before a failure is kept
                 batch.hand_on(self._sink)
             with self._lock:

@@ -247,7 +247,7 @@ def test_tasks_of_the_containerised_emulator_read_their_metadata_and_log_to_it(d
         family="inside",
         containerDefinitions=[{
             "name": "main", "image": WEB_IMAGE, "memory": 64,
-            "command": ["sh", "-c", "wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task"],
+            "command": ["sh", "-c", "wget -qO- $ECS_CONTAINER_METADATA_URI_V4/task || echo wget failed: $?"],
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": "/inside", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "p", "awslogs-create-group": "true"}},
         }],
@@ -258,5 +258,7 @@ def test_tasks_of_the_containerised_emulator_read_their_metadata_and_log_to_it(d
         return bool(ecs.describe_tasks(cluster="inside", tasks=[task_arn])["tasks"][0]["lastStatus"] == "STOPPED")
 
     wait_until(stopped, timeout=90, what="the task to stop")
+    streams = logs.describe_log_streams(logGroupName="/inside")["logStreams"]
+    assert streams, (ecs.describe_tasks(cluster="inside", tasks=[task_arn])["tasks"][0], deployment.logs(name)[-4000:])
     events = logs.get_log_events(logGroupName="/inside", logStreamName=f"p/main/{task_arn.rsplit('/', 1)[1]}", startFromHead=True)["events"]
     assert events and json.loads(events[0]["message"])["TaskARN"] == task_arn, (events, deployment.logs(name)[-3000:])

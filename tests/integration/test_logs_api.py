@@ -388,8 +388,33 @@ def test_filter_log_events_interleaves_streams_and_applies_patterns(logs: Any) -
 
 
 def test_unsupported_operations_answer_a_clear_modeled_error(logs: Any) -> None:
-    code, message = error_of(logs.describe_metric_filters)
-    assert code == "InvalidOperationException" and "DescribeMetricFilters" in message and "not supported" in message
+    code, message = error_of(logs.describe_destinations)
+    assert code == "InvalidOperationException" and "DescribeDestinations" in message and "not supported" in message
+
+
+def test_metric_filters_publish_cloudwatch_metrics(logs: Any, endpoint: str) -> None:
+    """What Terraform's aws_cloudwatch_log_metric_filter does, and the metric it feeds."""
+    logs.create_log_group(logGroupName="/ecs/mf")
+    logs.create_log_stream(logGroupName="/ecs/mf", logStreamName="s")
+    transformation = {"metricName": "Errors", "metricNamespace": "Mf", "metricValue": "1", "unit": "Count"}
+    logs.put_metric_filter(
+        logGroupName="/ecs/mf", filterName="errors", filterPattern="ERROR", metricTransformations=[transformation]
+    )
+    (described,) = logs.describe_metric_filters(logGroupName="/ecs/mf", filterNamePrefix="errors")["metricFilters"]
+    assert described["metricTransformations"] == [transformation] and described["filterPattern"] == "ERROR"
+    assert logs.describe_log_groups(logGroupNamePrefix="/ecs/mf")["logGroups"][0]["metricFilterCount"] == 1
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName="/ecs/mf",
+        logStreamName="s",
+        logEvents=[{"timestamp": now, "message": "ERROR a"}, {"timestamp": now, "message": "ok"}],
+    )
+    cloudwatch = client("cloudwatch", endpoint)
+    assert cloudwatch.list_metrics(Namespace="Mf")["Metrics"][0]["MetricName"] == "Errors"
+    logs.delete_metric_filter(logGroupName="/ecs/mf", filterName="errors")
+    assert logs.describe_metric_filters(logGroupName="/ecs/mf")["metricFilters"] == []
+    code, _ = error_of(lambda: logs.delete_metric_filter(logGroupName="/ecs/mf", filterName="errors"))
+    assert code == "ResourceNotFoundException"
 
 
 # -- the AWS CLI and durability ------------------------------------------------------------

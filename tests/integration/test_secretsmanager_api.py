@@ -155,6 +155,20 @@ def test_bad_input_is_refused_and_stores_nothing(
     assert unchecked.list_secrets(IncludePlannedDeletion=True)["SecretList"] == []
 
 
+def test_resource_policy(sm: Any) -> None:
+    """Terraform's aws_secretsmanager_secret reads the policy on every refresh."""
+    arn = sm.create_secret(Name="with/policy", SecretString="v")["ARN"]
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=arn)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*"}]})
+    sm.put_resource_policy(SecretId="with/policy", ResourcePolicy=policy)
+    assert sm.get_resource_policy(SecretId="with/policy")["ResourcePolicy"] == policy
+    with pytest.raises(ClientError) as refused:
+        sm.put_resource_policy(SecretId="with/policy", ResourcePolicy="{")
+    assert _error(refused)[0] == "MalformedPolicyDocumentException"
+    sm.delete_resource_policy(SecretId=arn)
+    assert "ResourcePolicy" not in sm.get_resource_policy(SecretId=arn)
+
+
 def test_other_operations_answer_not_supported(sm: Any) -> None:
     sm.create_secret(Name="r", SecretString="v")
     with pytest.raises(ClientError) as refused:

@@ -36,7 +36,21 @@ def test_functions() -> None:
     assert series_result(run("SUM(m1)"), CONTEXT) == {0.0: 6.0, 60.0: 6.0, 120.0: 6.0}
 
 
-@pytest.mark.parametrize("expression", ["", "m1 +", "M1", "NOPE(m1)", "(m1", "m1 $ 2", "m9"])
+def test_comparisons_logic_and_if() -> None:
+    """``errors / IF(jobs > 0, jobs, 1)`` is the idiom of alarms on a rate (Terraform modules use it)."""
+    assert run("m1 >= 2") == {0.0: 0.0, 60.0: 1.0, 120.0: 1.0}
+    assert run("1 + 1 == 2") == 1.0  # arithmetic binds tighter than comparison
+    assert run("m1 > 1 AND m1 < 3") == {0.0: 0.0, 60.0: 1.0, 120.0: 0.0}
+    assert run("NOT m1 != 1 || m1 == 3") == {0.0: 1.0, 60.0: 0.0, 120.0: 1.0}
+    assert run("m1 / IF(m1 > 1, m1, 1) * 100") == {0.0: 100.0, 60.0: 100.0, 120.0: 100.0}
+    assert run("IF(m1 > 1, m1)") == {60.0: 2.0, 120.0: 3.0}
+    assert run("IF(m1 > 1, m1, m2)") == {0.0: 10.0, 60.0: 2.0, 120.0: 3.0}
+    assert run("IF(0, m1)") == {}
+
+
+@pytest.mark.parametrize(
+    "expression", ["IF(m1)", "IF([m1], 1)", "m1 >", "m1 = 2", "", "m1 +", "M1", "NOPE(m1)", "(m1", "m1 $ 2", "m9"]
+)
 def test_bad_expressions(expression: str) -> None:
     with pytest.raises(MathError):
         run(expression)

@@ -426,3 +426,9 @@ def test_a_stream_that_is_not_dockers_is_refused() -> None:
         list(frames([bytes([1, 0, 0, 0]) + (MAX_FRAME + 1).to_bytes(4, "big")]))
     with pytest.raises(ValueError):
         list(frames([bytes([7, 0, 0, 0, 0, 0, 0, 1]) + b"x"]))
+
+
+def test_a_last_line_without_newline_is_kept_when_the_stream_fails_at_its_end() -> None:
+    sink = FakeSink()
+    follow(FakeApi([frame(1, stamped(0, "whole")), frame(1, stamped(1, "{json}")[:-1])], error=ConnectionError("closed"), tty=False), sink).close()
+    assert sink.lines() == ["whole", "{json}"]

@@ -53,6 +53,10 @@ MEMBER_PATTERNS: Final = {
     "logStreamNamePrefix": _STREAM_NAME,
     "logGroupIdentifier": r"[\w#+=/:,.@-]*",
     "resourceArn": r"[\w+=/:,.@-]*",
+    "filterName": r"[^:*]*",
+    "filterNamePrefix": r"[^:*]*",
+    "metricName": r"[^:*$]*",
+    "metricNamespace": r"[^:*$]*",
 }
 _COMPILED: Final = {member: re.compile(pattern) for member, pattern in MEMBER_PATTERNS.items()}
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, Final
 
 from ecsemu.model import logs as model
+from ecsemu.model.log_metric_filters import filters_of
 from ecsemu.model.logs import LogGroup
 from ecsemu.services.logs.base import (
     Call,
@@ -43,7 +44,7 @@ def describe(call: Call, group: LogGroup, *, brief: bool = False) -> dict[str, A
     answer: dict[str, Any] = {
         "logGroupName": group.name,
         "creationTime": group.creation_time,
-        "metricFilterCount": 0,
+        "metricFilterCount": len(filters_of(call.logs.store, call.scope, group.name)),
         "arn": f"{arn}:*",
         "storedBytes": call.logs.stored_bytes(call.scope, group.name),
         "logGroupClass": group.log_group_class,

@@ -1,7 +1,7 @@
 """The CloudWatch Logs provider: one entry point that dispatches an operation to its implementation.
 
 Every operation botocore knows is answered: implemented ones by their module (one per resource
-kind: ``groups``, ``streams``, ``events``, ``tags``), the rest with ``InvalidOperationException``
+kind: ``groups``, ``streams``, ``events``, ``metric_filters``, ``tags``), the rest with ``InvalidOperationException``
 (HTTP 400, a code botocore models, so clients can catch it) saying that ecsemu does not support
 it — never an empty message.
 """
@@ -13,7 +13,7 @@ from typing import Final
 from ecsemu.context import RequestContext
 from ecsemu.errors import NotSupportedError
 from ecsemu.model.logs import LogStore
-from ecsemu.services.logs import events, groups, streams, tags  # noqa: F401  (importing registers operations)
+from ecsemu.services.logs import events, groups, metric_filters, streams, tags  # noqa: F401  (importing registers operations)
 from ecsemu.services.logs.base import OPERATIONS, Call, Params, Result, check_patterns
 from ecsemu.state.store import Store
 

@@ -30,3 +30,7 @@ class InvalidNextTokenException(ClientError):
 
 class LimitExceededException(ClientError):
     code = "LimitExceededException"
+
+
+class MalformedPolicyDocumentException(ClientError):
+    code = "MalformedPolicyDocumentException"

@@ -1,6 +1,6 @@
 """The Secrets Manager provider: one entry point that dispatches an operation to its implementation.
 
-Implemented operations live in ``secrets``, ``listing`` and ``tags``; every other operation
+Implemented operations live in ``secrets``, ``listing``, ``policies`` and ``tags``; every other operation
 botocore knows is answered with an AWS-shaped error saying ecsemu does not support it (never an
 empty message). Each call runs in one store transaction, so a refused request changes nothing.
 """
@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from ecsemu.context import RequestContext
 from ecsemu.errors import NotSupportedError
-from ecsemu.services.secretsmanager import listing, secrets, tags
+from ecsemu.services.secretsmanager import listing, policies, secrets, tags
 from ecsemu.services.secretsmanager.base import OPERATIONS, Call
 from ecsemu.state.store import Store
 
@@ -22,7 +22,7 @@ JSON_VERSION: Final = "1.1"
 Params = dict[str, Any]
 Result = dict[str, Any]
 
-IMPLEMENTED: Final = (listing, secrets, tags)  # importing them registers their operations
+IMPLEMENTED: Final = (listing, policies, secrets, tags)  # importing them registers their operations
 
 
 class SecretsManagerProvider:
