@@ -64,23 +64,33 @@ def _too_deep() -> str:
     return f"The request body nests objects and arrays more than {MAX_NESTING_DEPTH} levels deep."
 
 
+_CONTAINERS: Final = (dict, list)
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def nesting_depth(value: object) -> int:
-    """How many objects and arrays deep ``value`` nests (``{}`` is 1), without recursion."""
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_NESTING_DEPTH:
-            return deepest
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return deepest
+    """How many objects and arrays deep ``value`` nests (``{}`` is 1), without recursion; at
+    most ``MAX_NESTING_DEPTH + 1`` (it stops looking deeper).
+
+    One level at a time; a child's exact type is compared first (``json.loads`` makes only
+    these types), so the common case is two identity tests, not ``isinstance`` calls.
+    """
+    if not isinstance(value, _CONTAINERS):
+        return 0
+    level: list[Any] = [value]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_NESTING_DEPTH:
+            return depth
+        deeper: list[Any] = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                kind = type(child)
+                if kind is dict or kind is list or (kind not in _SCALARS and isinstance(child, _CONTAINERS)):
+                    deeper.append(child)
+        level = deeper
+    return depth
 
 
 def serialize_result(result: dict[str, Any]) -> bytes:

@@ -119,75 +119,116 @@ def parse_body(body: bytes, input_shape: Any) -> dict[str, Any]:
         raise SerializationException("The request body must be a CBOR map.")
     if input_shape is None:
         return {}
-    return _Reader().structure(input_shape, value, input_shape.name)
+    try:
+        return _structure(input_shape, value)
+    except _Mismatch as mismatch:
+        where = input_shape.name + "".join(reversed(mismatch.segments))
+        raise _mismatch(where, mismatch.expected, mismatch.value) from None
 
 
-class _Reader:
-    """CBOR values (as cbor2 decodes them) → the JSON protocol's values, along the shape."""
+# The walk below builds no path while it succeeds: a value of the wrong kind raises
+# ``_Mismatch``, and each enclosing list, map or structure adds its segment as it unwinds.
 
-    def value(self, shape: Any, value: Any, where: str) -> Any:
-        if value is None:
-            return None
-        kind = shape.type_name
-        if kind == "structure":
-            return self.structure(shape, value, where)
-        if kind == "list":
-            if not isinstance(value, list):
-                raise _mismatch(where, "an array", value)
-            return [self.value(shape.member, item, f"{where}[{index}]") for index, item in enumerate(value)]
-        if kind == "map":
-            if not isinstance(value, dict):
-                raise _mismatch(where, "a map", value)
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise _mismatch(where, "a map with text keys", key)
-                out[key] = self.value(shape.value, item, f"{where}.{key}")
-            return out
-        return _scalar(kind, value, where)
 
-    def structure(self, shape: Any, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise _mismatch(where, "a map", value)
-        out: dict[str, Any] = {}
-        members = shape.members
-        for key, item in value.items():
-            member = members.get(key) if isinstance(key, str) else None
-            if member is not None:
-                out[key] = self.value(member, item, f"{where}.{key}")
+class _Mismatch(Exception):
+    def __init__(self, expected: str, value: object) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+        self.segments: list[str] = []  # innermost first
+
+
+def _value(shape: Any, value: Any) -> Any:
+    """A CBOR value (as cbor2 decodes it) → the JSON protocol's value, along ``shape``."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if type(value) is str:
+        if kind == "string":  # the commonest case first
+            return value
+    elif type(value) is float and kind == "double":
+        return value
+    if kind == "structure":
+        return _structure(shape, value)
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _Mismatch("an array", value)
+        member = shape.member
+        out: list[Any] = []
+        index = 0
+        try:
+            for index, item in enumerate(value):  # noqa: B007 (read when an element is refused)
+                out.append(_value(member, item))
+        except _Mismatch as mismatch:
+            mismatch.segments.append(f"[{index}]")
+            raise
         return out
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _Mismatch("a map", value)
+        mapped: dict[str, Any] = {}
+        item_shape = shape.value
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Mismatch("a map with text keys", key)
+            try:
+                mapped[key] = _value(item_shape, item)
+            except _Mismatch as mismatch:
+                mismatch.segments.append(f".{key}")
+                raise
+        return mapped
+    return _scalar(kind, value)
 
 
-def _scalar(kind: str, value: Any, where: str) -> Any:
+def _structure(shape: Any, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Mismatch("a map", value)
+    out: dict[str, Any] = {}
+    members = shape.members
+    for key, item in value.items():
+        member = members.get(key) if isinstance(key, str) else None
+        if member is not None:
+            if type(item) is str and member.type_name == "string":  # inlined: the commonest member
+                out[key] = item
+                continue
+            try:
+                out[key] = _value(member, item)
+            except _Mismatch as mismatch:
+                mismatch.segments.append(f".{key}")
+                raise
+    return out
+
+
+def _scalar(kind: str, value: Any) -> Any:
     if kind in ("string", "character"):
         if isinstance(value, str):
             return value
-        raise _mismatch(where, "a text string", value)
+        raise _Mismatch("a text string", value)
     if kind == "boolean":
         if isinstance(value, bool):
             return value
-        raise _mismatch(where, "a boolean", value)
+        raise _Mismatch("a boolean", value)
     if kind in ("integer", "long", "short", "byte"):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise _mismatch(where, "an integer", value)
+        raise _Mismatch("an integer", value)
     if kind in ("float", "double"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
-        raise _mismatch(where, "a number", value)
+        raise _Mismatch("a number", value)
     if kind == "timestamp":
         if isinstance(value, datetime):
             return _epoch(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return value
-        raise _mismatch(where, "a timestamp (tag 1)", value)
+        raise _Mismatch("a timestamp (tag 1)", value)
     if kind == "blob":
         if isinstance(value, (bytes, bytearray)):
             return base64.b64encode(value).decode("ascii")
-        raise _mismatch(where, "a byte string", value)
+        raise _Mismatch("a byte string", value)
     if isinstance(value, (str, int, float, bool, list, dict)):  # documents and kinds unknown here
         return value
-    raise _mismatch(where, kind, value)
+    raise _Mismatch(kind, value)
 
 
 def _epoch(moment: datetime) -> int | float:

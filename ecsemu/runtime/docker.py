@@ -96,6 +96,9 @@ class _Relist(Exception):
     the step's listing is stale, so look again at once rather than act on it."""
 
 
+USAGE_LISTING_MAX_AGE_S = 1.0  # a container listing this fresh (observe's) serves the metrics
+
+
 class DockerRuntime:
     """The ``ContainerRuntime`` port on a Docker engine.
 
@@ -155,6 +158,7 @@ class DockerRuntime:
         self._outage = EngineOutage(log, "the Docker engine")
         self._plumbing = TaskPlumbing(self._api, hooks) if hooks is not None else None
         self._cgroups = CgroupReader()
+        self._listed: tuple[float, list[Record]] = (0.0, [])  # observe's last listing, for usage
 
     # --- the port --------------------------------------------------------------------------
 
@@ -187,6 +191,7 @@ class DockerRuntime:
                 raise RuntimeUnavailable(str(error)) from None
             raise
         self._outage.answered()
+        self._listed = (time.monotonic(), summaries)
         if self._plumbing is not None:
             summaries = self._plumbing.watch(summaries)
         grouped: dict[str, list[Record]] = {}
@@ -234,14 +239,22 @@ class DockerRuntime:
 
     def usage(self, task_arns: list[str]) -> dict[str, TaskUsage]:
         """CPU seconds and memory of each task's running containers (``docker_usage``)."""
-        filters = {"label": [*self._filter, f"{spec.ROLE}=container"], "status": "running"}
-        try:
-            summaries = self._api.containers(filters=filters)
-        except Exception as error:
-            if engine_down(error):
-                raise RuntimeUnavailable(str(error)) from None
-            raise
-        mine = [s for s in summaries if spec.owned(s.get("Labels") or {}, self.namespace)]
+        listed_at, summaries = self._listed
+        if time.monotonic() - listed_at > USAGE_LISTING_MAX_AGE_S:  # else observe's listing will do
+            try:
+                summaries = self._api.containers(all=True, filters={"label": self._filter})
+            except Exception as error:
+                if engine_down(error):
+                    raise RuntimeUnavailable(str(error)) from None
+                raise
+            self._listed = (time.monotonic(), summaries)
+        mine = [
+            s
+            for s in summaries
+            if spec.owned(s.get("Labels") or {}, self.namespace)
+            and (s.get("Labels") or {}).get(spec.ROLE) == "container"
+            and spec.container_state(str(s.get("State", ""))) == "running"
+        ]
         return task_usage(self._api, self._cgroups, mine, set(task_arns), spec.TASK_ARN)
 
     # --- the task environment's reads (metadata endpoint) ---------------------------------

@@ -1,9 +1,11 @@
 """The scaling loop: samples metrics, evaluates alarms, invokes the policies they name, runs
 scheduled actions — all on the scaling clock (``ecsemu.model.clock``).
 
-One thread. Each tick (``tick_s`` real seconds, shorter under a compressed clock):
-1. every ``sample_every_s`` of AWS time (10 s; a period's Average is the mean of its
-   samples), the collector publishes a sample;
+One thread. It wakes at the next sample slot or period boundary of AWS time, whichever comes
+first (at least every ``MAX_WAIT_S`` real seconds, for scheduled actions), and then:
+1. at each new slot of ``sample_every_s`` AWS seconds (10 s at the real clock, so a minute's
+   Average is the mean of 6 samples; never more than 2 samples a real second under a compressed
+   clock, which bounds collection's cost), the collector publishes a sample;
 2. ``evaluate_alarms`` evaluates each alarm once per period; for every transition, each of its
    actions that is an Application Auto Scaling policy ARN is invoked (``invoke_policy``, which
    sets the service's desired count through the same record UpdateService writes) and the
@@ -17,6 +19,7 @@ scaling for the others; time is read once per tick from the clock and passed dow
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import Final
@@ -31,8 +34,10 @@ log = logging.getLogger(__name__)
 
 POLICY_ARN_PREFIX: Final = "arn:aws:autoscaling:"
 SAMPLE_EVERY_AWS_S: Final = 10.0
-MAX_TICK_S: Final = 1.0
-MIN_TICK_S: Final = 0.05
+MAX_SAMPLES_PER_REAL_S: Final = 2.0
+PERIOD_S: Final = 60.0
+MAX_WAIT_S: Final = 1.0
+MIN_WAIT_S: Final = 0.02
 
 
 class ScalingLoop:
@@ -40,11 +45,10 @@ class ScalingLoop:
         self.store = store
         self.clock = clock
         self.collector = collector
-        self.sample_every_s = SAMPLE_EVERY_AWS_S
-        self.tick_s = max(MIN_TICK_S, min(MAX_TICK_S, clock.real_seconds(SAMPLE_EVERY_AWS_S)))
+        self.sample_every_s = max(SAMPLE_EVERY_AWS_S, clock.factor / MAX_SAMPLES_PER_REAL_S)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._sampled_at: float | None = None
+        self._sampled_slot: int | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -57,13 +61,19 @@ class ScalingLoop:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.tick_s):
+        while not self._stop.wait(self.wait_s(self.clock.now())):
             self.tick(self.clock.now())
+
+    def wait_s(self, now: float) -> float:
+        """Real seconds until the next sample slot or period boundary after AWS time ``now``."""
+        upcoming = min((math.floor(now / step) + 1) * step for step in (self.sample_every_s, PERIOD_S))
+        return max(MIN_WAIT_S, min(MAX_WAIT_S, self.clock.real_seconds(upcoming - now)))
 
     def tick(self, now: float) -> None:
         """One round at AWS time ``now`` (tests call it directly)."""
-        if self._sampled_at is None or now - self._sampled_at >= self.sample_every_s:
-            self._sampled_at = now
+        slot = math.floor(now / self.sample_every_s)
+        if slot != self._sampled_slot:
+            self._sampled_slot = slot
             self._step("collecting metrics", lambda: self.collector.sample(now))
         self._step("evaluating alarms", lambda: self._alarms(now))
         self._step("running scheduled actions", lambda: run_scheduled_actions(self.store, now))

@@ -1,4 +1,4 @@
-"""The scaling loop: samples every 10 AWS seconds, alarms invoking the Application Auto Scaling
+"""The scaling loop: samples on a grid of 10 AWS seconds (wider under a fast clock), alarms invoking the Application Auto Scaling
 policies they name, one failing step never stopping the others, its tick on a compressed
 clock, and its thread.
 
@@ -277,11 +277,25 @@ def test_the_clamp_brings_a_desired_count_back_within_bounds() -> None:
 # -- the tick and the thread -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("factor", "tick_s"), [(1, 1.0), (60, 10 / 60), (600, 0.05)])
-def test_tick_s_shrinks_with_the_clock_within_its_bounds(factor: float, tick_s: float) -> None:
+@pytest.mark.parametrize(("factor", "sample_every_s"), [(1, 10.0), (20, 10.0), (60, 30.0), (600, 300.0)])
+def test_at_most_two_samples_a_real_second(factor: float, sample_every_s: float) -> None:
     loop = ScalingLoop(Store(), ScalingClock(factor), CountingCollector())  # type: ignore[arg-type]
-    assert loop.tick_s == pytest.approx(tick_s)
-    assert loop.sample_every_s == 10.0  # AWS seconds, whatever the clock
+    assert loop.sample_every_s == sample_every_s  # AWS seconds
+
+
+@pytest.mark.parametrize(
+    ("factor", "now", "wait"),
+    [
+        (1, 1_800_000.0, 1.0),  # the next slot is 10 s away: wake at most a second later
+        (60, 1_800_000.0, 0.5),  # slots of 30 AWS s: half a real second
+        (60, 1_800_058.5, 1.5 / 60),  # the period ends in 1.5 AWS seconds
+        (600, 1_800_000.0, 0.1),  # the period (60 AWS s) ends before the slot (300)
+        (600, 1_800_059.9, 0.02),  # never shorter than the floor
+    ],
+)
+def test_the_loop_wakes_at_the_next_slot_or_period_boundary(factor: float, now: float, wait: float) -> None:
+    loop = ScalingLoop(Store(), ScalingClock(factor), CountingCollector())  # type: ignore[arg-type]
+    assert loop.wait_s(now) == pytest.approx(wait)
 
 
 def test_start_ticks_in_a_thread_and_stop_joins_it() -> None:
