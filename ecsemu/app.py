@@ -61,7 +61,16 @@ class HttpServer:
 
     def __init__(self, host: str, port: int, app: Any) -> None:
         self._server = create_server(
-            app, host=host, port=port, threads=self.THREADS, ident="ecsemu", max_request_body_size=self.MAX_BODY_BYTES
+            app,
+            host=host,
+            port=port,
+            threads=self.THREADS,
+            ident="ecsemu",
+            max_request_body_size=self.MAX_BODY_BYTES,
+            # Bodies and answers stay in memory (requests at most MAX_BODY_BYTES; the largest
+            # answers, a page of 10,000 log events, a few MiB), never in temporary files.
+            inbuf_overflow=self.MAX_BODY_BYTES,
+            outbuf_overflow=4 * self.MAX_BODY_BYTES,
         )
         self.host = host
         self.port = int(self._server.effective_port)

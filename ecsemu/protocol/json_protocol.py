@@ -4,8 +4,9 @@ Knows nothing of any service: it turns bytes into (operation, params) and result
 ``AwsError``s into (status, headers, body).
 
 Limits (ecsemu's, answered as AWS answers a body it cannot read: 400
-``SerializationException``): a body of at most ``MAX_BODY_BYTES`` (ECS's largest input, a task
-definition, is limited to 64 KiB by ECS's quotas), nested at most ``MAX_NESTING_DEPTH`` objects
+``SerializationException``): a body of at most ``MAX_BODY_BYTES`` (the largest input of the
+services here is a PutLogEvents batch: 1 MiB of events, counted without their JSON, which adds
+up to ~0.5 MiB for 10,000 events; ECS's task definitions are limited to 64 KiB), nested at most ``MAX_NESTING_DEPTH`` objects
 and arrays deep (no ECS input shape nests a tenth as deep). So no request makes the layers
 after this one recurse without bound or hold an unbounded input.
 """
@@ -18,7 +19,7 @@ from typing import Any, Final
 from ecsemu.errors import AwsError, ClientError
 
 JSON_CONTENT_TYPES = frozenset({"application/x-amz-json-1.1", "application/x-amz-json-1.0"})
-MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_BODY_BYTES: Final = 2 * 1024 * 1024
 MAX_NESTING_DEPTH: Final = 64
 
 

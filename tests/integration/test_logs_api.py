@@ -470,3 +470,16 @@ def test_events_survive_a_restart_of_a_durable_server(start_server: Callable[...
     assert [e["message"] for e in events] == ["kept 0", "kept 1", "kept 2"]
     (stream,) = second.describe_log_streams(logGroupName="/ecs/app")["logStreams"]
     assert stream["lastEventTimestamp"] == events[-1]["timestamp"]
+
+
+def test_a_full_batch_of_a_mebibyte_goes_through_the_gateway(logs: Any) -> None:
+    """10,000 events of 1,048,576 bytes in all (with AWS's 26 bytes each): the largest batch
+    PutLogEvents takes, larger than that as JSON, is accepted whole."""
+    make_stream(logs)
+    size = 1_048_576 // 10_000 - 26
+    stamp = now_ms()
+    events = [{"timestamp": stamp, "message": f"{i:06d}" + "x" * (size - 6)} for i in range(10_000)]
+    answer = logs.put_log_events(logGroupName="/ecs/app", logStreamName="web/app/1", logEvents=events)
+    assert "rejectedLogEventsInfo" not in answer
+    page = logs.get_log_events(logGroupName="/ecs/app", logStreamName="web/app/1", startFromHead=True, limit=10_000)
+    assert len(page["events"]) == 10_000 and page["events"][-1]["message"].startswith("009999")
