@@ -141,6 +141,46 @@ class _Batch:
             sink.log_lines(self.task_arn, self.container_name, lines)
 
 
+def _since(after: int | None) -> str | None:
+    """Docker's ``since`` for "after this nanosecond" (decimal seconds), None for all."""
+    return None if after is None else f"{after // 1_000_000_000}.{after % 1_000_000_000:09d}"
+
+
+class _Reading:
+    """Entries to lines, across the reads of one container: a read takes only lines stamped
+    after its ``floor`` (the resume point; for a second read, the last line of the first, so
+    it repeats nothing), and entries Docker split are joined."""
+
+    def __init__(self, after: int | None) -> None:
+        self.floor = after
+        self.last = after
+        self.partial: Line | None = None  # an entry without its newline: the rest follows
+
+    def again(self) -> str | None:
+        """Start another read after everything taken so far; its ``since``."""
+        self.floor = self.last
+        return _since(self.floor)
+
+    def take(self, entries: list[bytes], batch: _Batch) -> None:
+        for raw in entries:
+            line = parse_line(raw)
+            if line is None or (self.floor is not None and line[0] <= self.floor):
+                continue
+            self.last = line[0] if self.last is None else max(self.last, line[0])
+            if self.partial is not None:
+                line = (self.partial[0], self.partial[1] + line[1])
+                self.partial = None
+            if not raw.endswith(b"\n"):
+                self.partial = line
+                continue
+            batch.add(line)
+
+    def finish(self, batch: _Batch) -> None:
+        if self.partial is not None:
+            batch.add(self.partial)
+            self.partial = None
+
+
 class LogFollowers:
     """One follower thread per awslogs container, keyed by container id, and one flusher
     thread that hands on lines that waited ``BATCH_SECONDS`` (a quiet container's last lines
@@ -226,45 +266,37 @@ class LogFollowers:
 
     def _pump(self, container_id: str, task_arn: str, container_name: str) -> None:
         after = self._sink.resume_after(task_arn, container_name, container_id)
-        since = f"{after // 1_000_000_000}.{after % 1_000_000_000:09d}" if after else None
         batch = _Batch(task_arn, container_name)
         with self._lock:
             self._batches[container_id] = batch
-        partial: Line | None = None  # an entry Docker split (> 16 KiB): the rest follows
+        read = _Reading(after)
         try:
-            for entries in self._entries(container_id, since):
+            for entries in self._entries(container_id, _since(after), follow=True):
                 with batch.lock:
-                    for raw in entries:
-                        line = parse_line(raw)
-                        if line is None:
-                            continue
-                        if partial is not None:
-                            line = (partial[0], partial[1] + line[1])
-                            partial = None
-                        if not raw.endswith(b"\n"):
-                            partial = line
-                            continue
-                        if after is None or line[0] > after:
-                            batch.add(line)
+                    read.take(entries, batch)
                     self._progress[container_id] = self._clock()
                 if len(batch.lines) >= BATCH_LINES:
                     batch.hand_on(self._sink)
                 if self._closed.is_set():
                     return
+            # The engine may end a follow before the container's last output is in its log (a
+            # last line without a newline is written as the container exits): read once more.
+            for entries in self._entries(container_id, read.again(), follow=False):
+                with batch.lock:
+                    read.take(entries, batch)
         finally:
             # A last line without a newline is whole once the stream ends (or fails).
-            if partial is not None and (after is None or partial[0] > after):
-                with batch.lock:
-                    batch.add(partial)
+            with batch.lock:
+                read.finish(batch)
             with contextlib.suppress(Exception):  # what was read before a failure is kept
                 batch.hand_on(self._sink)
             with self._lock:
                 self._batches.pop(container_id, None)
 
-    def _entries(self, container_id: str, since: str | None) -> Iterator[list[bytes]]:
+    def _entries(self, container_id: str, since: str | None, *, follow: bool) -> Iterator[list[bytes]]:
         """The container's log entries as they arrive (each ``<stamp> <text>``, a newline
         ending a whole line), read from the engine's stream (``frames``)."""
-        params: Record = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 1}
+        params: Record = {"stdout": 1, "stderr": 1, "follow": 1 if follow else 0, "timestamps": 1}
         if since is not None:
             params["since"] = since
         tty = bool((self._api.inspect_container(container_id).get("Config") or {}).get("Tty"))

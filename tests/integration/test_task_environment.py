@@ -112,7 +112,15 @@ def test_awslogs_lines_in_order_and_kept_after_the_container_is_gone(env: tuple[
         env={"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "PATH": "/usr/local/bin:/usr/bin:/bin:/root/.pyenv/shims"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert [e["message"] for e in json.loads(done.stdout)["events"]] == ["line-1", "line-2", "line-3"]
+    assert [e["message"] for e in json.loads(done.stdout)["events"]] == found[:3]
+
+
+def test_a_last_line_without_a_newline_is_kept(env: tuple[Any, Any, Emulator]) -> None:
+    """Docker writes such a line as the container exits, sometimes after a follow ended."""
+    ecs, logs, _ = env
+    for attempt in range(4):
+        task = run_to_stop(ecs, f"nonewline{attempt}", "echo first; printf 'the end'")
+        assert messages(logs, f"/ecs/nonewline{attempt}", f"app/main/{task_id(task)}") == ["first", "the end"]
 
 
 def test_multiline_pattern_joins_lines_into_events(env: tuple[Any, Any, Emulator]) -> None:

@@ -294,7 +294,8 @@ def test_follow_is_idempotent_and_a_drained_container_is_not_followed_again() ->
     release.set()
     wait_until(lambda: followers.drained("c1"), what="the follower to drain")
     followers.follow("c1", TASK, "main")
-    assert len(api.calls) == 1 and sink.lines() == ["x"]
+    follows = [params for _, params in api.calls if params["follow"] == 1]
+    assert len(follows) == 1 and sink.lines() == ["x"]  # (and one read without follow, for a late last line)
     # Once forgotten (the container is gone from the listing), it could be followed again.
     followers.forget_all_but(set())
     assert not followers.drained("c1")
@@ -432,3 +433,20 @@ def test_a_last_line_without_newline_is_kept_when_the_stream_fails_at_its_end() 
     sink = FakeSink()
     follow(FakeApi([frame(1, stamped(0, "whole")), frame(1, stamped(1, "{json}")[:-1])], error=ConnectionError("closed"), tty=False), sink).close()
     assert sink.lines() == ["whole", "{json}"]
+
+
+def test_a_last_line_the_follow_missed_is_read_once_more_after_it() -> None:
+    """Docker may end a follow before a last line without a newline is in its log: the
+    follower reads once more, without follow, after what it has."""
+
+    class LateApi(FakeApi):
+        def _get(self, url: str, params: dict[str, Any], stream: bool) -> FakeResponse:
+            self.calls.append((url.split("/")[2], params))
+            if params["follow"]:
+                return FakeResponse(iter([frame(1, stamped(0, "first"))]))
+            return FakeResponse(iter([frame(1, stamped(0, "first")), frame(1, stamped(5, "{late json}")[:-1])]))
+
+    api, sink = LateApi([], tty=False), FakeSink()
+    follow(api, sink).close()
+    assert sink.lines() == ["first", "{late json}"]
+    assert api.calls[1][1]["since"] == f"{BASE_S}.000000000" and api.calls[1][1]["follow"] == 0
