@@ -18,6 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def registrar(table: dict[str, F]) -> Callable[[str], Callable[[F], F]]:
+    """A service's ``@operation("Name")`` decorator: it records the function in ``table`` (the
+    service's operations, by API name) and returns it unchanged."""
+
+    def operation(name: str) -> Callable[[F], F]:
+        def register(function: F) -> F:
+            table[name] = function
+            return function
+
+        return register
+
+    return operation
 
 
 def page(

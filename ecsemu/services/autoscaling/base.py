@@ -46,12 +46,7 @@ MAX_STEP_ADJUSTMENTS: Final = 20
 MAX_TAGS: Final = 50
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

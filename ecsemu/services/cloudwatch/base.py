@@ -28,12 +28,7 @@ OPERATIONS: dict[str, Operation] = {}
 T = TypeVar("T")
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

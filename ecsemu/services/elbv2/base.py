@@ -70,14 +70,7 @@ KIND_OF_RESOURCE_TYPE: Final = {resource_type: kind for kind, resource_type in R
 ARN_PREFIX: Final = f"arn:aws:{arns.ELBV2}:"
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the ELBv2 operation ``name``."""
-
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

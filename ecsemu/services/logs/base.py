@@ -28,6 +28,7 @@ from typing import Any, Final
 from ecsemu.context import RequestContext, Scope
 from ecsemu.model import logs as model
 from ecsemu.model.logs import LogGroup, LogStore
+from ecsemu.services import common
 from ecsemu.services.logs.errors import (
     GROUP_NOT_FOUND,
     INVALID_TOKEN,
@@ -72,14 +73,7 @@ def check_patterns(params: Params) -> None:
             )
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the Logs operation ``name``."""
-
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from ecsemu.context import RequestContext, Scope
 from ecsemu.model import secrets_manager as model
+from ecsemu.services import common
 from ecsemu.services.secretsmanager.errors import (
     InvalidParameterException,
     InvalidRequestException,
@@ -45,14 +46,7 @@ BOTH_VALUES: Final = "You can't specify both a binary secret value and a string 
 CHANGED_VERSION: Final = "You can't modify an existing version, you can only create a new version."
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the Secrets Manager operation ``name``."""
-
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

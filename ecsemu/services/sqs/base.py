@@ -26,6 +26,7 @@ from ecsemu.context import RequestContext, Scope
 from ecsemu.model import queues as queue_model
 from ecsemu.model.queue_messages import QueueTables, tables_of
 from ecsemu.model.queues import Queue
+from ecsemu.services import common
 from ecsemu.services.sqs.errors import InvalidAddress, InvalidParameterValue, QueueDoesNotExist
 from ecsemu.services.sqs.waiters import QueueWaiters
 from ecsemu.state.store import Store
@@ -39,14 +40,7 @@ OPERATIONS: dict[str, Operation] = {}
 DEFAULT_BASE_URL: Final = "http://127.0.0.1:4566"
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the SQS operation ``name``."""
-
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass

@@ -53,14 +53,7 @@ NAME_RULES: Final = (
 )
 
 
-def operation(name: str) -> Callable[[Operation], Operation]:
-    """Register a function as the implementation of the SSM operation ``name``."""
-
-    def register(function: Operation) -> Operation:
-        OPERATIONS[name] = function
-        return function
-
-    return register
+operation = common.registrar(OPERATIONS)  # ``@operation("Name")`` registers an implementation
 
 
 @dataclass
