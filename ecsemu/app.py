@@ -16,7 +16,7 @@ from waitress.server import create_server
 
 from ecsemu.config import Config
 from ecsemu.dashboard.state import dashboard_state
-from ecsemu.gateway.app import GatewayConfig, create_app
+from ecsemu.gateway.app import GatewayConfig, create_app, tasks_gateway
 from ecsemu.lb.engine import LoadBalancerEngine
 from ecsemu.lb.sync import LoadBalancerSync
 from ecsemu.model.clock import ScalingClock
@@ -59,12 +59,12 @@ class HttpServer:
     """What waitress buffers of one request at most (it answers 413 beyond); the protocols'
     own bounds are lower and answered in AWS's shape."""
 
-    def __init__(self, host: str, port: int, app: Any) -> None:
+    def __init__(self, host: str, port: int, app: Any, threads: int = THREADS) -> None:
         self._server = create_server(
             app,
             host=host,
             port=port,
-            threads=self.THREADS,
+            threads=threads,
             ident="ecsemu",
             max_request_body_size=self.MAX_BODY_BYTES,
             # Bodies and answers stay in memory (requests at most MAX_BODY_BYTES; the largest
@@ -118,17 +118,17 @@ def instance_namespace(config: Config) -> str:
 
 
 WILDCARDS = ("", "0.0.0.0", "::", "[::]", "*")
+TASK_SERVER_THREADS = 4
 
 
-def answered_hosts(config: Config, task_endpoints: bool = False) -> tuple[str, ...]:
-    """The Host names answered besides loopback and localhost: ``--allowed-host``'s, the
+def answered_hosts(config: Config) -> tuple[str, ...]:
+    """The Host names answered besides loopback and localhost: ``--allowed-host``'s, and the
     address ecsemu was told to listen on unless it is a wildcard (a page cannot make a browser
-    send that name without being served from it), and the tasks' endpoint address when tasks
-    are served (it exists only inside tasks, so no page on the host can be served from it)."""
-    extra = (netns.TASK_ENDPOINT_ADDRESS,) if task_endpoints else ()
+    send that name without being served from it). The task server also answers the tasks'
+    endpoint address (it exists only inside tasks)."""
     if config.host.strip() in WILDCARDS:
-        return (*config.allowed_hosts, *extra)
-    return (*config.allowed_hosts, config.host, *extra)
+        return config.allowed_hosts
+    return (*config.allowed_hosts, config.host)
 
 
 def task_environment(config: Config, store: Store) -> tuple[TaskEnvironment, EndpointRelay | None]:
@@ -183,7 +183,10 @@ class Emulator:
     load_balancers: LoadBalancerSync
     relay: EndpointRelay | None = None
     scaling: ScalingLoop | None = None
+    task_server: HttpServer | None = None  # what tasks reach on 169.254.170.2, through the relay
+    providers: tuple[Any, ...] = ()  # the AWS services answered (tests look at their state)
     _thread: threading.Thread | None = None
+    _task_thread: threading.Thread | None = None
 
     @classmethod
     def build(cls, config: Config) -> Emulator:
@@ -221,7 +224,7 @@ class Emulator:
             default_account=config.account_id,
             default_region=config.region,
             runtime_name=runtime.name,
-            allowed_hosts=answered_hosts(config, task_endpoints=relay is not None),
+            allowed_hosts=answered_hosts(config),
         )
         simulated = runtime if isinstance(runtime, SimulatedRuntime) else None
         engine = LoadBalancerEngine(
@@ -239,15 +242,22 @@ class Emulator:
             dashboard_state=lambda: dashboard_state(store),
         )
         reader = runtime if hasattr(runtime, "task_details") else None
-        server = HttpServer(config.host, config.port, TaskEndpoints(app, environment, cast(TaskReader | None, reader)))
-        loopback = "127.0.0.1" if config.host.strip() in WILDCARDS else config.host
+        server = HttpServer(config.host, config.port, app)
+        task_server = None
         if relay is not None:
-            relay.gateway = (loopback, server.port)
+            # Tasks get their own server: the task endpoints and the AWS APIs, never the admin
+            # endpoints (a container must not reset the emulator or drive its test hooks).
+            for_tasks = tasks_gateway(app, (*answered_hosts(config), netns.TASK_ENDPOINT_ADDRESS))
+            task_app = TaskEndpoints(for_tasks, environment, cast(TaskReader | None, reader))
+            task_server = HttpServer("127.0.0.1", 0, task_app, threads=TASK_SERVER_THREADS)
+        loopback = "127.0.0.1" if config.host.strip() in WILDCARDS else config.host
+        if relay is not None and task_server is not None:
+            relay.gateway = ("127.0.0.1", task_server.port)
         sqs.base_url = f"http://{loopback}:{server.port}"
         usage = cast(UsageReader, runtime) if hasattr(runtime, "usage") else None
         collector = Collector(store, usage, traffic=load_balancers.traffic_counters)
         scaling = ScalingLoop(store, clock, collector)
-        return cls(config, store, runtime, reconciler, server, load_balancers, relay, scaling)
+        return cls(config, store, runtime, reconciler, server, load_balancers, relay, scaling, task_server, tuple(providers))
 
     def _remove_containers(self, timeout_s: float = 30.0) -> None:
         """An ephemeral emulator's state ends with it, and so do its tasks' containers (a
@@ -271,20 +281,23 @@ class Emulator:
     def endpoint(self) -> str:
         return f"http://{self.config.host}:{self.port}"
 
-    def start(self) -> None:
-        """Serve in a background thread (tests); ``serve_forever`` blocks (the CLI)."""
+    def _start_parts(self) -> None:
         self.load_balancers.start()
         self.reconciler.start()
         if self.scaling is not None:
             self.scaling.start()
+        if self.task_server is not None:
+            self._task_thread = threading.Thread(target=self.task_server.run, name="task-gateway", daemon=True)
+            self._task_thread.start()
+
+    def start(self) -> None:
+        """Serve in a background thread (tests); ``serve_forever`` blocks (the CLI)."""
+        self._start_parts()
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
         self._thread.start()
 
     def serve_forever(self) -> None:
-        self.load_balancers.start()
-        self.reconciler.start()
-        if self.scaling is not None:
-            self.scaling.start()
+        self._start_parts()
         self.server.run()
 
     def shutdown(self) -> None:
@@ -300,6 +313,11 @@ class Emulator:
         self.load_balancers.stop()
         if self.relay is not None:
             self.relay.stop()
+        if self.task_server is not None:
+            self.task_server.shutdown()
+            if self._task_thread is not None:
+                self._task_thread.join(timeout=10)
+            self.task_server.close()
         if self.config.ephemeral:
             self._remove_containers()
         self.runtime.close()

@@ -239,3 +239,10 @@ def create_app(
         register_dashboard(admin, dashboard_state)
 
     return Gateway(AwsHandler(providers, config, consistent), admin, RequestGuard.allowing(config.allowed_hosts))
+
+
+def tasks_gateway(gateway: Gateway, allowed_hosts: Sequence[str]) -> Gateway:
+    """The gateway as tasks reach it (``169.254.170.2``, through the task relay): the same AWS
+    APIs, no admin endpoint (every other path is 404), answering ``allowed_hosts`` besides
+    loopback and localhost."""
+    return Gateway(gateway.aws, Flask("ecsemu-tasks"), RequestGuard.allowing(allowed_hosts))

@@ -391,7 +391,7 @@ class DockerRuntime:
         state = spec.container_state(sandbox["State"]) if sandbox else None
         if state == "running":
             assert sandbox is not None
-            if self._plumbing is not None:
+            if self._plumbing is not None and launch.network_mode != "none":
                 self._plumbing.announce(launch.task_arn, sandbox["Id"])
             return
         if state == "exited":
@@ -413,7 +413,7 @@ class DockerRuntime:
                     self._api.start(sandbox_id)
                 except docker.errors.APIError as error:
                     raise spec.LaunchFailure(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
-        if self._plumbing is not None:
+        if self._plumbing is not None and launch.network_mode != "none":
             self._plumbing.announce(launch.task_arn, sandbox_id)
 
     def _create(self, job: LaunchJob, name: str) -> Record:

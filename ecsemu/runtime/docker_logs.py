@@ -43,6 +43,7 @@ BATCH_LINES: Final = 1000
 BATCH_SECONDS: Final = 0.2
 DRAIN_TIMEOUT_S: Final = 10.0
 MAX_FRAME: Final = 1024 * 1024
+MAX_LINE_CHARS: Final = 256 * 1024  # a longer line is handed on in pieces (an event's limit)
 CHUNK: Final = 64 * 1024
 Record = dict[str, Any]
 Line = tuple[int, str]
@@ -170,8 +171,8 @@ class _Reading:
             if self.partial is not None:
                 line = (self.partial[0], self.partial[1] + line[1])
                 self.partial = None
-            if not raw.endswith(b"\n"):
-                self.partial = line
+            if not raw.endswith(b"\n") and len(line[1]) < MAX_LINE_CHARS:
+                self.partial = line  # the rest follows (a line grows no longer than MAX_LINE_CHARS)
                 continue
             batch.add(line)
 

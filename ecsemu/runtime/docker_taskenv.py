@@ -97,7 +97,7 @@ class TaskPlumbing:
             labels = summary.get("Labels") or {}
             state = spec.container_state(str(summary.get("State", "")))
             task_arn = labels.get(spec.TASK_ARN, "")
-            if labels.get(spec.ROLE) == "sandbox" and state == "running" and task_arn:
+            if labels.get(spec.ROLE) == "sandbox" and state == "running" and task_arn and labels.get(spec.NETWORK_MODE) != "none":
                 with self._lock:
                     pending = (
                         task_arn not in self._announced and task_arn not in self._failed and task_arn not in self._gone
@@ -151,7 +151,7 @@ class TaskPlumbing:
 
     def stats(self, container_id: str) -> Record | None:
         try:
-            result: Record = self._api.stats(container_id, stream=False)
+            result: Record = self._api.stats(container_id, stream=False)  # two samples: precpu_stats too, as ECS gives
             return result
         except docker.errors.APIError:
             return None

@@ -8,6 +8,8 @@ namespace it was created in, so the listening socket stays inside the task while
 on it from its own threads; the host never sees the address and never sends to a container.
 
 Invariants:
+- Never the host's namespace: a PID whose namespace is ecsemu's own (a task's process gone and
+  its PID reused) is refused.
 - Only the one thread that makes the socket ever changes namespace, and it ends right after:
   no other thread of ecsemu runs outside the host's namespace.
 - Needs ``CAP_SYS_ADMIN`` (setns) and ``CAP_NET_ADMIN`` (the address) over the task's
@@ -93,6 +95,9 @@ def listen_in(pid: int, address: str = TASK_ENDPOINT_ADDRESS, port: int = TASK_E
             failed.append(NamespaceError(error.errno or errno.ESRCH, f"the task's network namespace: {error.strerror}"))
             return
         try:
+            if os.fstat(fd).st_ino == os.stat("/proc/self/ns/net").st_ino:
+                # A stale PID now names a process of the host's namespace: never listen there.
+                raise NamespaceError(errno.EPERM, "the process is in ecsemu's own network namespace")
             _setns(fd)
             _add_loopback_address(address)
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

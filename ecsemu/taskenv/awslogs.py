@@ -136,6 +136,7 @@ class EventJoiner:
     pending: list[str] = field(default_factory=list)
     pending_ms: int = 0
     pending_since: float = 0.0
+    pending_chars: int = 0  # an event reaching MAX_EVENT_BYTES is ended (the next line starts one)
 
     def feed(self, lines: list[tuple[int, str]], now: float) -> list[tuple[int, str]]:
         events: list[tuple[int, str]] = []
@@ -146,11 +147,13 @@ class EventJoiner:
         if self.pending and now - self.pending_since >= MULTILINE_FLUSH_S:
             events.extend(self.flush())
         for stamp_ns, text in lines:
-            if self.pending and self.starts_event.search(text) is None:
+            if self.pending and self.starts_event.search(text) is None and self.pending_chars < MAX_EVENT_BYTES:
                 self.pending.append(text)
+                self.pending_chars += len(text) + 1
                 continue
             events.extend(self.flush())
             self.pending, self.pending_ms, self.pending_since = [text], stamp_ns // 1_000_000, now
+            self.pending_chars = len(text)
         return events
 
     def flush(self) -> list[tuple[int, str]]:

@@ -5,7 +5,8 @@ For each container at launch (``environment``):
   by its token; with a task role (the definition's ``taskRoleArn``, or RunTask's override),
   ``AWS_CONTAINER_CREDENTIALS_RELATIVE_URI``; and, unless turned off, ``AWS_ENDPOINT_URL``, so the
   AWS SDK or CLI inside talks to ecsemu (all of them served on ``169.254.170.2`` inside the task,
-  when this host can serve there: ``serves_endpoints``);
+  when this host can serve there — ``serves_endpoints`` — and the task has a network namespace
+  of its own: bridge and awsvpc, not host or none);
 - the container's ``secrets`` as variables (``secrets.py``);
 - for ``awslogs``, its group checked (made with ``awslogs-create-group``), else ECS's reason.
 
@@ -43,6 +44,9 @@ from ecsemu.taskenv.secrets import secret_environment
 log = logging.getLogger(__name__)
 
 ENDPOINT: Final = f"http://{TASK_ENDPOINT_ADDRESS}"
+# Tasks with a network namespace of their own: "host" tasks share the host's (ecsemu never
+# listens on a host address but 127.0.0.1), "none" tasks have no network to reach it by.
+SERVED_NETWORK_MODES: Final = frozenset({"bridge", "awsvpc", ""})
 REBUILD_EVERY_S: Final = 1.0
 
 
@@ -95,7 +99,7 @@ class TaskEnvironment:
             return {}
         name = str(container["name"])
         env: dict[str, str] = {}
-        if self.serves_endpoints:
+        if self.serves_endpoints and launch.network_mode in SERVED_NETWORK_MODES:
             token = tokens.container_token(self.key, launch.task_arn, name)
             self._remember(token, launch.task_arn, name)
             env["ECS_CONTAINER_METADATA_URI_V4"] = f"{ENDPOINT}/v4/{token}"

@@ -8,8 +8,9 @@ ecsemu's HTTP server stays the one that parses HTTP.
 
 Invariants:
 - The relay connects only to the gateway's loopback address; it never connects into a task.
-- At most ``MAX_CONNECTIONS_PER_TASK`` connections of one task are relayed at once (more wait
-  in the socket's backlog); an idle connection is closed after ``IDLE_TIMEOUT_S``.
+- At most ``MAX_CONNECTIONS_PER_TASK`` connections of one task are open at once: one beyond
+  is closed as soon as it is accepted, so no task can hold more of ecsemu's file descriptors;
+  an idle connection is closed after ``IDLE_TIMEOUT_S``.
 - ``withdraw`` closes the task's socket and its open connections.
 """
 
@@ -74,17 +75,18 @@ class EndpointRelay:
 
     async def _serve(self, task_arn: str, listener: socket.socket) -> None:
         await self._withdraw(task_arn)
-        limit = asyncio.Semaphore(MAX_CONNECTIONS_PER_TASK)
         tasks: set[asyncio.Task[None]] = set()
         self._tasks[task_arn] = tasks
 
         async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             current = asyncio.current_task()
+            if len(tasks) >= MAX_CONNECTIONS_PER_TASK:
+                writer.close()  # the task holds as many as it may
+                return
             if current is not None:
                 tasks.add(current)
             try:
-                async with limit:
-                    await self._relay(reader, writer)
+                await self._relay(reader, writer)
             except asyncio.CancelledError:
                 pass  # withdrawn: the task is gone (ending cancelled would log an error)
             finally:

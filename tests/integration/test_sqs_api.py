@@ -151,7 +151,10 @@ def test_delay_seconds(sqs: Any) -> None:
     assert time.monotonic() - started < 4
 
 
-def test_long_poll_wakes_when_a_message_arrives(sqs: Any, endpoint: str) -> None:
+def test_long_poll_wakes_when_a_message_arrives(sqs: Any, endpoint: str, emulator: Any) -> None:
+    from ecsemu.services.sqs.provider import SqsProvider  # noqa: PLC0415
+
+    provider = next(p for p in emulator.providers if isinstance(p, SqsProvider))
     url = sqs.create_queue(QueueName="poll")["QueueUrl"]
     sender = client("sqs", endpoint)
     results: dict[str, Any] = {}
@@ -163,7 +166,7 @@ def test_long_poll_wakes_when_a_message_arrives(sqs: Any, endpoint: str) -> None
 
     thread = threading.Thread(target=receive)
     thread.start()
-    time.sleep(0.5)  # let the receive start waiting (the assertion below does not depend on it)
+    wait_until(lambda: provider.waiters.waiting == 1, what="the receive to be waiting")
     sender.send_message(QueueUrl=url, MessageBody="wake")
     thread.join(timeout=15)
     assert not thread.is_alive()

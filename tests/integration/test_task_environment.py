@@ -282,15 +282,22 @@ def test_the_sdk_in_a_task_calls_sqs_with_nothing_configured(env: tuple[Any, Any
     assert [m["Body"] for m in received] == ["from inside the task"]
 
 
-def test_endpoints_are_not_reachable_with_a_wrong_token(env: tuple[Any, Any, Emulator]) -> None:
+def test_the_task_endpoints_are_served_to_tasks_only(env: tuple[Any, Any, Emulator]) -> None:
+    """The host's endpoint serves no task endpoint (they exist inside tasks, as on ECS), and a
+    task reaches the AWS APIs but no admin endpoint: it cannot reset the emulator."""
     import requests  # noqa: PLC0415
 
-    _, _, emulator = env
-    token = uuid.uuid4().hex
-    assert requests.get(f"{emulator.endpoint}/v4/{token}/task", timeout=5).status_code == 404
-    assert requests.get(f"{emulator.endpoint}/v2/credentials/{uuid.uuid4()}", timeout=5).status_code == 400
-    refused = requests.get(f"{emulator.endpoint}/v4/{token}", headers={"Origin": "http://evil.example"}, timeout=5)
-    assert refused.status_code == 403
+    ecs, logs, emulator = env
+    assert requests.get(f"{emulator.endpoint}/v4/{uuid.uuid4().hex}/task", timeout=5).status_code == 404
+    assert requests.get(f"{emulator.endpoint}/v2/credentials/{uuid.uuid4()}", timeout=5).status_code == 404
+    script = (
+        "wget -qO- $ECS_CONTAINER_METADATA_URI_V4/../0123/task >/dev/null 2>&1; echo unknown=$?; "
+        "wget -qO- --header 'Content-Type: application/json' --post-data '{}' http://169.254.170.2/_ecsemu/reset >/dev/null 2>&1; "
+        "echo reset=$?; wget -qO- http://169.254.170.2/_ecsemu/health >/dev/null 2>&1; echo health=$?"
+    )
+    task = run_to_stop(ecs, "nosy", script)
+    assert messages(logs, "/ecs/nosy", f"app/main/{task_id(task)}") == ["unknown=1", "reset=1", "health=1"]
+    assert [c["clusterName"] for c in ecs.describe_clusters(clusters=["default"])["clusters"]] == ["default"]
 
 
 def test_output_survives_a_kill_dash_nine_and_an_adopted_task_goes_on_logging(
