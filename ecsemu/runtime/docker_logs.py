@@ -17,9 +17,11 @@ Invariants:
 - The engine's stream is read raw (its chunked transfer decoded by urllib3) and its frames split
   here (``frames``: an 8-byte header, a bounded length): docker-py's own reader makes two reads
   a line and cost three times the CPU. An entry Docker split (lines over 16 KiB) is joined again.
-- A follower resumes where the sink says it stopped (``LogSink.resume_after``: the newest
-  timestamp it holds), so after a restart lines are neither lost nor stored twice (a line
-  stamped exactly that nanosecond is skipped).
+- A follower resumes where the sink says it stopped (``LogSink.resume_after``), so after a
+  restart no line is stored twice. The awslogs sink keeps milliseconds (CloudWatch's unit) and
+  resumes after the last stored millisecond: a line printed in that same millisecond but not
+  yet stored when ecsemu was killed is not read again (a known limit; a nanosecond cursor
+  per stream would close it).
 - Lines are ``(timestamp ns, text)`` without the trailing newline; batches are at most
   ``BATCH_LINES`` lines or ``BATCH_SECONDS`` old.
 """
