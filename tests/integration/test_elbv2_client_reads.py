@@ -59,7 +59,8 @@ def test_capacity_reservation_refusals_change_nothing(elbv2: Any) -> None:
     )
     assert code == "CapacityUnitsLimitExceeded"
     assert "MinimumLoadBalancerCapacity" not in elbv2.describe_capacity_reservation(LoadBalancerArn=lb_arn)
-    code, _, _ = error_of(elbv2.describe_capacity_reservation, LoadBalancerArn=lb_arn[:-1] + "0")
+    other = lb_arn[:-1] + ("1" if lb_arn.endswith("0") else "0")  # another id (one in 16 ends in 0)
+    code, _, _ = error_of(elbv2.describe_capacity_reservation, LoadBalancerArn=other)
     assert code == "LoadBalancerNotFound"
 
 
@@ -115,7 +116,7 @@ def test_listener_attribute_refusals_change_nothing(elbv2: Any) -> None:
         assert (code, status) == (expected, 400), (key, value, message)
         assert message
     assert {arn: elbv2.describe_listener_attributes(ListenerArn=arn)["Attributes"] for arn in (http, tcp)} == before
-    code, _, _ = error_of(elbv2.describe_listener_attributes, ListenerArn=http[:-1] + "0")
+    code, _, _ = error_of(elbv2.describe_listener_attributes, ListenerArn=http[:-1] + ("1" if http.endswith("0") else "0"))
     assert code == "ListenerNotFound"
 
 
