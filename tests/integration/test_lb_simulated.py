@@ -10,6 +10,7 @@ is answered 502, as an ALB answers when it cannot reach a target.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import Iterator
@@ -143,7 +144,8 @@ def test_targets_register_and_go_initial_then_healthy(web: dict[str, Any]) -> No
 
     with contextlib.ExitStack() as stack:
         # Something listening on the fake ports must never hear from the load balancer.
-        spies = [stack.enter_context(_listen(port)) for port in ports]
+        # (A fake port another socket of the machine holds cannot be listened on: not spied.)
+        spies = [stack.enter_context(spy) for spy in map(_spy, ports) if spy is not None]
         wait_until(lambda: all(h["State"] == "healthy" for h in note_initial().values()), timeout=30, what="healthy targets")
         assert seen_initial & {"Elb.RegistrationInProgress", "Elb.InitialHealthChecking"}
         assert all(h == {"State": "healthy"} for h in _health(elbv2, tg).values())
@@ -161,10 +163,24 @@ def test_targets_register_and_go_initial_then_healthy(web: dict[str, Any]) -> No
 
 def _listen(port: int) -> socket.socket:
     sock = socket.socket()
-    sock.setblocking(False)
-    sock.bind(("127.0.0.1", port))
-    sock.listen()
+    try:
+        sock.setblocking(False)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
     return sock
+
+
+def _spy(port: int) -> socket.socket | None:
+    """A listener on ``port``, or None when some other socket already holds it."""
+    try:
+        return _listen(port)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        return None
 
 
 def test_the_hook_refuses_what_it_does_not_know(endpoint: str) -> None:
