@@ -156,7 +156,8 @@ def task_environment(config: Config, store: Store) -> tuple[TaskEnvironment, End
 def choose_runtime(config: Config, store: Store, hooks: TaskHooks | None = None) -> ContainerRuntime:
     """docker when asked (or, with auto, when an engine answers); else simulated."""
     if config.runtime in ("docker", "auto"):
-        from ecsemu.runtime.docker import DockerRuntime, docker_available  # noqa: PLC0415 (docker is optional)
+        from ecsemu.runtime.docker import DockerRuntime  # noqa: PLC0415 (docker is optional)
+        from ecsemu.runtime.docker_engine import docker_available  # noqa: PLC0415
 
         if docker_available():
             return DockerRuntime(

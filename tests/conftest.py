@@ -37,7 +37,7 @@ os.environ[VERIFY_SHARED_ENV] = "1"
 REPO = Path(__file__).resolve().parents[1]
 
 # Fixtures that live in modules of their own.
-pytest_plugins = ["alb_fixture", "ecs_other_helpers", "elbv2_helpers"]
+pytest_plugins = ["alb_fixture", "docker_runtime_fixtures", "ecs_other_helpers", "elbv2_helpers"]
 REGION = "us-east-1"
 
 
@@ -159,7 +159,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture(scope="session")
 def docker_emulator() -> Iterator[Emulator]:
     """An in-process ecsemu whose tasks are real Docker containers."""
-    from ecsemu.runtime.docker import docker_available  # noqa: PLC0415
+    from ecsemu.runtime.docker_engine import docker_available  # noqa: PLC0415
 
     if not docker_available():
         pytest.fail("no Docker engine answers: run scripts/ensure-docker.sh (scripts/test.sh does)")

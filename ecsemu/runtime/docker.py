@@ -8,7 +8,10 @@ Vocabulary:
 - A task is *halted* once ``stop`` or ``remove`` was asked for it: nothing of it is created
   or started any more, and its never-started containers are observed as exited.
 - The *sandbox* and the cluster network: see ``docker_sandbox``; the create arguments: see
-  ``docker_spec``; what a task is observed as (its listing plus its job): ``docker_observe``.
+  ``docker_spec``; a container's environment: ``container_env``; what a task is observed as
+  (its listing plus its job): ``docker_observe``; the engine's events: ``docker_events``; the
+  task environment's endpoints and awslogs: ``docker_taskenv``; what tasks use:
+  ``docker_usage``.
 
 Invariants:
 - Every object this runtime creates is labelled, and it only ever lists, stops or removes
@@ -36,11 +39,10 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests.exceptions
 
+from ecsemu.runtime import container_env
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
-from ecsemu.runtime import env_files
 from ecsemu.runtime.base import (
     EngineOutage,
     LaunchRefused,
@@ -50,6 +52,8 @@ from ecsemu.runtime.base import (
     TaskLaunch,
     TaskUsage,
 )
+from ecsemu.runtime.docker_engine import docker_available, engine_down
+from ecsemu.runtime.docker_events import EngineEvents
 from ecsemu.runtime.docker_facts import ContainerFacts
 from ecsemu.runtime.docker_observe import LaunchJob, observe_task
 from ecsemu.runtime.docker_taskenv import TaskPlumbing
@@ -60,31 +64,6 @@ Record = dict[str, Any]
 
 DEPENDENCY_POLL_S = 0.25  # a fallback: events about the task wake a waiting step sooner
 MAX_STEP_ERRORS = 3
-EVENTS = ["create", "start", "die", "oom", "destroy", "health_status"]
-
-
-def engine_down(error: BaseException) -> bool:
-    """Whether ``error`` says the engine did not answer at all (its socket refused or timed
-    out), as opposed to an answer refusing the request (``docker.errors.APIError``)."""
-    if isinstance(error, docker.errors.APIError):
-        return False
-    return isinstance(
-        error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)
-    )
-
-
-def docker_available(timeout_s: float = 2.0) -> bool:
-    """Whether a Docker engine (the local socket or ``DOCKER_HOST``) answers within ``timeout_s``."""
-    try:
-        client = docker.from_env(timeout=max(1, round(timeout_s)))
-    except Exception:
-        return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
 
 
 class _Halted(Exception):
@@ -152,8 +131,7 @@ class DockerRuntime:
         self._host_cpus: int | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._closed = threading.Event()
-        self._events_thread: threading.Thread | None = None
-        self._event_stream: Any = None
+        self._events = EngineEvents(self._api, self._filter, self._on_event, self._notify)
         self._steps = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsemu-launch")
         self._outage = EngineOutage(log, "the Docker engine")
         self._plumbing = TaskPlumbing(self._api, hooks) if hooks is not None else None
@@ -214,20 +192,13 @@ class DockerRuntime:
     def subscribe(self, callback: Callable[[], None]) -> None:
         with self._lock:
             self._callbacks.append(callback)
-            if self._events_thread is None and not self._closed.is_set():
-                self._events_thread = threading.Thread(
-                    target=self._follow_events, name="ecsemu-docker-events", daemon=True
-                )
-                self._events_thread.start()
+        self._events.start()
 
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            stream, self._event_stream = self._event_stream, None
             self._callbacks.clear()
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.close()
+        self._events.close()
         self._steps.shutdown(wait=False, cancel_futures=True)
         if self._plumbing is not None:
             self._plumbing.close()
@@ -366,26 +337,11 @@ class DockerRuntime:
         }
 
     def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
-        from_files: dict[str, str] = {}
-        entries = container.get("environmentFiles") or []
-        if len(entries) > env_files.MAX_FILES:
-            reason = f"ResourceInitializationError: more than {env_files.MAX_FILES} environment files"
-            raise spec.LaunchFailure(reason, container["name"])
-        for entry in entries:
-            kind, value = spec.env_file_source(entry)
-            if kind == "s3":
-                raise spec.LaunchFailure(spec.s3_env_file_failure(value), container["name"])
-            try:
-                from_files.update(spec.parse_env_file(env_files.read_env_file_text(value)))
-            except env_files.EnvFileError as error:
-                raise spec.LaunchFailure(str(error), container["name"]) from None
-        env = spec.environment(launch, container, self.region, from_files)
-        if self._plumbing is not None:
-            try:
-                env.update(self._plumbing.hooks.environment(launch, container))
-            except LaunchRefused as refused:
-                raise spec.LaunchFailure(refused.reason, refused.container or container["name"]) from None
-        return env
+        hooks = self._plumbing.hooks if self._plumbing is not None else None
+        try:
+            return container_env.launch_environment(launch, container, self.region, hooks)
+        except LaunchRefused as refused:
+            raise spec.LaunchFailure(refused.reason, refused.container or container["name"]) from None
 
     def _ensure_sandbox(self, launch: TaskLaunch, sandbox: Record | None) -> None:
         state = spec.container_state(sandbox["State"]) if sandbox else None
@@ -630,31 +586,7 @@ class DockerRuntime:
             for cluster in clusters - {""}:
                 self._networks.remove_if_unused(cluster)
 
-    # --- events ----------------------------------------------------------------------------
-
-    def _follow_events(self) -> None:
-        """Follow Docker's events for managed containers; reconnect when the stream drops."""
-        backoff, since, connected_before = 0.2, None, False
-        filters = {"type": "container", "label": self._filter, "event": EVENTS}
-        while not self._closed.is_set():
-            try:
-                stream = self._api.events(decode=True, filters=filters, since=since)
-                with self._lock:
-                    self._event_stream = stream
-                if self._closed.is_set():
-                    stream.close()
-                    return
-                if connected_before:
-                    self._notify()  # something may have changed while the stream was down
-                connected_before = True
-                for event in stream:
-                    since, backoff = int(event.get("time") or time.time()), 0.2
-                    self._on_event(event)
-            except Exception:
-                log.debug("docker event stream dropped", exc_info=True)
-            if self._closed.wait(backoff):
-                return
-            backoff = min(backoff * 2, 5.0)
+    # --- events (docker_events.EngineEvents follows them) ----------------------------------
 
     def _on_event(self, event: Record) -> None:
         action = str(event.get("Action") or event.get("status") or "")

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from ecsemu.runtime import docker_logs
+from ecsemu.runtime import container_env, docker_logs
 from ecsemu.runtime.base import ContainerState, Health, TaskLaunch
 
 Record = dict[str, Any]
@@ -74,7 +74,6 @@ HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
 _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<rest>.+)$")
 _EXITED = re.compile(r"^Exited \((?P<code>-?\d+)\)")
 _TIMESTAMP = re.compile(r"^(?P<base>[0-9-]+T[0-9:]+)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)?$")
-_S3_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::(?P<bucket>[^/]+)/(?P<key>.+)$")
 
 
 class LaunchFailure(Exception):
@@ -277,7 +276,7 @@ def refusal(launch: TaskLaunch, allow_host_access: bool) -> str | None:
             return f"CannotCreateContainerError: added capabilities of container {container['name']}" + needs
         if linux.get("devices"):
             return f"CannotCreateContainerError: devices of container {container['name']}" + needs
-        if any(env_file_source(entry)[0] == "local" for entry in container.get("environmentFiles") or []):
+        if any(container_env.env_file_source(entry)[0] == "local" for entry in container.get("environmentFiles") or []):
             return f"ResourceInitializationError: local environment files of container {container['name']}" + needs
         if docker_logs.log_refusal(container):
             return f"{docker_logs.log_refusal(container)};" + needs
@@ -298,51 +297,6 @@ def local_volume_is_private(docker_config: Record | None) -> bool:
     if str(options.get("type", "")).strip().lower() != "tmpfs":
         return False
     return not any("/" in f"{k}={v}" or "bind" in f"{k}={v}".lower() for k, v in options.items())
-
-
-# --- environment -------------------------------------------------------------------------
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """ECS's environment file format: VARIABLE=VALUE lines; blank lines and # comments skipped."""
-    env: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, value = line.split("=", 1)
-        env[name.strip()] = value
-    return env
-
-
-def env_file_source(entry: Record) -> tuple[Literal["local", "s3"], str]:
-    """Where an ``environmentFiles`` entry lives: an absolute path (an ecsemu extension) or S3."""
-    value = str(entry.get("value", ""))
-    return ("local", value) if value.startswith("/") else ("s3", value)
-
-
-def s3_env_file_failure(value: str) -> str:
-    match = _S3_ARN.match(value)
-    where = f"key '{match['key']}' from bucket '{match['bucket']}'" if match else f"'{value}'"
-    return (
-        f"ResourceInitializationError: failed to download env files: file redirect: unable to download env file with {where}: "
-        "ecsemu runs offline and cannot reach Amazon S3 (an absolute local path works instead)"
-    )
-
-
-def environment(launch: TaskLaunch, container: Record, region: str, from_files: Mapping[str, str]) -> dict[str, str]:
-    """Files first, then ``environment`` (which wins, as in ECS), then the task's identity.
-
-    The region is the task ARN's (``region`` when the ARN has none).
-    """
-    parts = launch.task_arn.split(":")
-    region = parts[3] if len(parts) > 3 and parts[3] else region
-    env = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
-    env.update(from_files)
-    env.update({e["name"]: str(e.get("value", "")) for e in container.get("environment") or []})
-    env["ECS_TASK_ARN"] = launch.task_arn
-    env["ECS_CONTAINER_NAME"] = container["name"]
-    return env
 
 
 # --- container specs ---------------------------------------------------------------------

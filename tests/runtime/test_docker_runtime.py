@@ -1,139 +1,42 @@
 """The docker runtime against a real engine: launch, observe, stop, remove real containers.
 
-Every test makes its tasks through ``tasks`` (a fresh cluster name, fresh task ids); at the
-end the fixture removes, by label, every container and volume those tasks own and the
-cluster's network. Containers are reached only through 127.0.0.1:<published port>. The
-runtimes here use their own namespace, so an emulator on the same engine (the docker e2e
-suite, another test session) neither removes these tasks as orphans nor shows us its own.
-Waits poll with deadlines (``wait_until``); a few engine wrappers (``HangingPulls``,
-``StaleFirstListing``, ``DroppingEvents``) make the failures that a healthy engine never shows.
+Tasks, fixtures and helpers: ``docker_tasks``. Waits poll with deadlines (``wait_until``); a
+few engine wrappers (``HangingPulls``, ``StaleFirstListing``) make the failures that a healthy
+engine never shows. The engine's events: ``test_docker_events.py``; environment files:
+``test_container_env.py``.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import pytest
-import requests
 from conftest import free_port, wait_until
+from docker_runtime_fixtures import (
+    HEALTH,
+    NAMESPACE,
+    WEB,
+    Tasks,
+    container,
+    get,
+    get_ok,
+    host_port,
+    job,
+    observed,
+    started_at,
+    wait_state,
+    web,
+)
 
 from ecsemu.runtime import docker_spec as spec
-from ecsemu.runtime.base import ObservedContainer, ObservedTask, TaskLaunch
-from ecsemu.runtime.docker import DockerRuntime, docker_available
+from ecsemu.runtime.base import ObservedContainer, ObservedTask
+from ecsemu.runtime.docker import DockerRuntime
 
 pytestmark = pytest.mark.docker
-
-WEB = "ecsemu-test/web:latest"
-NAMESPACE = f"runtime-tests-{uuid.uuid4().hex[:8]}"
-HEALTH = ["CMD-SHELL", "wget -q -O- http://127.0.0.1:8080/health || exit 1"]
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    if not docker_available():
-        pytest.skip("no Docker engine answers (run scripts/ensure-docker.sh)")
-    client = docker.from_env()
-    try:
-        client.images.get(WEB)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"{WEB} is missing: run scripts/build-test-images.sh")
-    yield client
-    client.close()
-
-
-@dataclass
-class Tasks:
-    engine: Any
-    cluster: str = field(default_factory=lambda: f"rt-{uuid.uuid4().hex[:8]}")
-    arns: list[str] = field(default_factory=list)
-
-    def new(self, *containers: dict[str, Any], network_mode: str = "awsvpc", **extra: Any) -> TaskLaunch:
-        task_id = uuid.uuid4().hex
-        arn = f"arn:aws:ecs:us-east-1:123456789012:task/{self.cluster}/{task_id}"
-        self.arns.append(arn)
-        return TaskLaunch(arn, task_id, self.cluster, "web", 1, network_mode, list(containers), **extra)
-
-    def docker_containers(self, arn: str) -> list[dict[str, Any]]:
-        return list(self.engine.api.containers(all=True, filters={"label": f"{spec.TASK_ARN}={arn}"}))
-
-    def clean_up(self) -> None:
-        api = self.engine.api
-        for arn in self.arns:
-            for container in self.docker_containers(arn):
-                api.remove_container(container["Id"], force=True, v=True)
-            for volume in api.volumes(filters={"label": f"{spec.TASK_ARN}={arn}"}).get("Volumes") or []:
-                api.remove_volume(volume["Name"], force=True)
-        for network in api.networks(filters={"label": [spec.MANAGED_FILTER, f"{spec.CLUSTER}={self.cluster}"]}):
-            api.remove_network(network["Id"])
-
-
-@pytest.fixture
-def tasks(engine: Any) -> Iterator[Tasks]:
-    made = Tasks(engine)
-    yield made
-    made.clean_up()
-
-
-@pytest.fixture
-def runtime(engine: Any, tasks: Tasks) -> Iterator[DockerRuntime]:
-    instance = DockerRuntime(engine, pull_timeout_s=20, namespace=NAMESPACE)
-    yield instance
-    instance.close()
-
-
-def web(name: str = "web", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "image": WEB, "essential": True, "portMappings": [{"containerPort": 8080}], **extra}
-
-
-def job(name: str, script: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "image": WEB, "essential": False, "command": ["sh", "-c", script], **extra}
-
-
-def observed(runtime: DockerRuntime, arn: str) -> ObservedTask | None:
-    return runtime.observe().get(arn)
-
-
-def container(runtime: DockerRuntime, arn: str, name: str) -> ObservedContainer | None:
-    task = observed(runtime, arn)
-    return task.containers.get(name) if task else None
-
-
-def wait_state(runtime: DockerRuntime, arn: str, name: str, state: str, timeout: float = 20) -> ObservedContainer:
-    def reached() -> ObservedContainer | None:
-        found = container(runtime, arn, name)
-        return found if found is not None and found.state == state else None
-
-    result: ObservedContainer = wait_until(reached, timeout=timeout, what=f"{name} to be {state}")
-    return result
-
-
-def host_port(found: ObservedContainer, container_port: int = 8080) -> int:
-    return int(next(b["hostPort"] for b in found.network_bindings if b["containerPort"] == container_port))
-
-
-def get(port: int, path: str = "/", timeout: float = 3) -> requests.Response | None:
-    try:
-        return requests.get(f"http://127.0.0.1:{port}{path}", timeout=timeout)
-    except requests.RequestException:
-        return None
-
-
-def get_ok(port: int, path: str = "/") -> requests.Response:
-    response: requests.Response = wait_until(lambda: (r := get(port, path)) is not None and r.ok and r, what=f"GET {path}")
-    return response
-
-
-def started_at(engine: Any, container_id: str) -> str:
-    return str(engine.api.inspect_container(container_id)["State"]["StartedAt"])
 
 
 # --- launching ---------------------------------------------------------------------------
@@ -213,7 +116,9 @@ def test_a_missing_image_fails_fast_with_cannot_pull_container_error(runtime: Do
     task = tasks.new(web("sidecar", image=WEB), web(image="doesnotexist/nothing:1"))
     began = time.monotonic()
     runtime.launch(task)
-    failed: ObservedTask = wait_until(lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t, timeout=25)
+    failed: ObservedTask = wait_until(
+        lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t, timeout=25
+    )
     print(f"\nfailing pull reported after {time.monotonic() - began:.2f}s: {failed.failure}")
     assert failed.failure is not None and failed.failure.startswith("CannotPullContainerError: ")
     assert failed.failed_container == "web"
@@ -243,61 +148,15 @@ def test_a_hanging_pull_fails_at_the_pull_timeout(tasks: Tasks, engine: Any) -> 
         began = time.monotonic()
         runtime.launch(task)
         assert container(runtime, task.task_arn, "web") == ObservedContainer("web", "pulling")
-        failed: ObservedTask = wait_until(lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t, timeout=10)
+        failed: ObservedTask = wait_until(
+            lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t, timeout=10
+        )
         assert failed.failure == "CannotPullContainerError: pulling registry.invalid/never:1 did not finish within 1s"
         assert 1.0 <= time.monotonic() - began < 3
         assert failed.containers == {}
     finally:
         hanging.released.set()
         runtime.close()
-
-
-def test_env_files_from_a_local_path_and_offline_s3(engine: Any, tasks: Tasks, tmp_path: Path) -> None:
-    """Local environment files are read only by a runtime allowed host access."""
-    runtime = DockerRuntime(engine, pull_timeout_s=20, namespace=NAMESPACE, allow_host_access=True)
-    try:
-        env_file = tmp_path / "app.env"
-        env_file.write_text("# settings\nFROM_FILE=yes\nOVERRIDDEN=file\n")
-        check = 'test "$FROM_FILE" = yes && test "$OVERRIDDEN" = def && test "$AWS_REGION" = us-east-1 && test "$ECS_CONTAINER_NAME" = check'
-        local = tasks.new(
-            job("check", check, essential=True, environmentFiles=[{"value": str(env_file), "type": "s3"}],
-                environment=[{"name": "OVERRIDDEN", "value": "def"}]),
-        )  # fmt: skip
-        s3 = tasks.new(web(environmentFiles=[{"value": "arn:aws:s3:::bucket/app.env", "type": "s3"}]))
-        runtime.launch(local)
-        runtime.launch(s3)
-        assert wait_state(runtime, local.task_arn, "check", "exited").exit_code == 0
-        failed: ObservedTask = wait_until(lambda: (t := observed(runtime, s3.task_arn)) is not None and t.failure and t)
-        assert failed.failure is not None and failed.failure.startswith("ResourceInitializationError: failed to download env files")
-    finally:
-        runtime.close()
-
-
-def test_local_env_files_and_fifos_fail_the_launch_without_blocking(
-    engine: Any, runtime: DockerRuntime, tasks: Tasks, tmp_path: Path
-) -> None:
-    """Without host access a local env file is refused; with it, a FIFO or a device fails the
-    launch at once (the launch never blocks on it), with a reason that tells nothing of the host."""
-    env_file = tmp_path / "app.env"
-    env_file.write_text("SECRET=1\n")
-    refused = tasks.new(web(environmentFiles=[{"value": str(env_file), "type": "s3"}]))
-    runtime.launch(refused)
-    failed: ObservedTask = wait_until(lambda: (t := observed(runtime, refused.task_arn)) is not None and t.failure and t)
-    assert failed.failure is not None and "--allow-host-access" in failed.failure and str(env_file) not in failed.failure
-    allowed = DockerRuntime(engine, pull_timeout_s=20, namespace=NAMESPACE, allow_host_access=True)
-    try:
-        fifo = tmp_path / "pipe.env"
-        os.mkfifo(fifo)
-        reasons = []
-        for path in (str(fifo), "/dev/zero", str(tmp_path / "missing.env")):
-            task = tasks.new(web(environmentFiles=[{"value": path, "type": "s3"}]))
-            allowed.launch(task)
-            stopped: ObservedTask = wait_until(lambda t=task: (o := observed(allowed, t.task_arn)) is not None and o.failure and o, timeout=20)
-            assert stopped.failure is not None
-            reasons.append(stopped.failure.replace(path, "<path>"))
-        assert len(set(reasons)) == 1, reasons  # missing, FIFO and device read alike
-    finally:
-        allowed.close()
 
 
 # --- exits, OOM, health --------------------------------------------------------------------
@@ -330,21 +189,6 @@ def test_health_goes_healthy_then_unhealthy(runtime: DockerRuntime, tasks: Tasks
     wait_until(lambda: (c := container(runtime, task.task_arn, "web")) and c.health == "HEALTHY", what="HEALTHY")
     get_ok(host_port(running), "/health/fail")
     wait_until(lambda: (c := container(runtime, task.task_arn, "web")) and c.health == "UNHEALTHY", what="UNHEALTHY")
-
-
-def test_events_reach_subscribers_quickly(runtime: DockerRuntime, tasks: Tasks) -> None:
-    calls: list[float] = []
-    runtime.subscribe(lambda: calls.append(time.time()))
-    task = tasks.new(web())
-    runtime.launch(task)
-    port = host_port(wait_state(runtime, task.task_arn, "web", "running"))
-    get_ok(port, "/exit?code=5")
-    exited = wait_state(runtime, task.task_arn, "web", "exited")
-    assert exited.exit_code == 5 and exited.finished_at is not None
-    finished_at = exited.finished_at
-    woken = wait_until(lambda: [t for t in calls if t >= finished_at], what="a callback after the exit")
-    print(f"\nevent → callback: {(woken[0] - finished_at) * 1000:.0f} ms")
-    assert woken[0] - finished_at < 1.0
 
 
 # --- dependencies and volumes ------------------------------------------------------------
@@ -381,7 +225,9 @@ def test_a_failed_success_dependency_fails_an_essential_container(runtime: Docke
 # --- stopping, resuming, removing ----------------------------------------------------------
 
 
-def test_stop_sends_term_then_kill_after_the_containers_stop_timeout(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+def test_stop_sends_term_then_kill_after_the_containers_stop_timeout(
+    runtime: DockerRuntime, tasks: Tasks, engine: Any
+) -> None:
     stubborn = job("stubborn", "trap '' TERM; while :; do sleep 0.2; done", stopTimeout=1)
     task = tasks.new(web(), stubborn)
     runtime.launch(task)
@@ -401,13 +247,17 @@ def test_stop_sends_term_then_kill_after_the_containers_stop_timeout(runtime: Do
     assert engine.api.inspect_container(sandbox)["State"]["ExitCode"] == 137  # SIGKILL
 
 
-def test_stop_while_pending_never_starts_the_waiting_container(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+def test_stop_while_pending_never_starts_the_waiting_container(
+    runtime: DockerRuntime, tasks: Tasks, engine: Any
+) -> None:
     task = tasks.new(web("dep"), web(portMappings=[], dependsOn=[{"containerName": "dep", "condition": "HEALTHY"}]))
     runtime.launch(task)
     wait_state(runtime, task.task_arn, "dep", "running")
     waiting = wait_state(runtime, task.task_arn, "web", "created")
     runtime.stop(task.task_arn, 5)
-    wait_until(lambda: (t := observed(runtime, task.task_arn)) and all(c.state == "exited" for c in t.containers.values()))
+    wait_until(
+        lambda: (t := observed(runtime, task.task_arn)) and all(c.state == "exited" for c in t.containers.values())
+    )
     assert waiting.runtime_id is not None
     assert started_at(engine, waiting.runtime_id).startswith("0001-01-01")  # never started
     runtime.launch(task)  # a late launch of a stopped task is refused before anything is queued
@@ -434,7 +284,10 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
     try:
         adopted = observed(second, task.task_arn)
         assert adopted is not None and adopted.failure is None
-        assert {n: c.state for n, c in adopted.containers.items() if n != "gate"} == {"web": "running", "late": "created"}
+        assert {n: c.state for n, c in adopted.containers.items() if n != "gate"} == {
+            "web": "running",
+            "late": "created",
+        }
         second.launch(task)
         second.launch(task)  # in flight: a no-op
         wait_state(second, task.task_arn, "late", "running")
@@ -442,14 +295,18 @@ def test_a_second_runtime_adopts_and_resumes_without_starting_anything_twice(tas
         assert after.keys() == before.keys()  # nothing new was created
         late = container(second, task.task_arn, "late")
         assert late is not None
-        assert {k: v for k, v in after.items() if k != late.runtime_id} == {k: v for k, v in before.items() if k != late.runtime_id}
+        assert {k: v for k, v in after.items() if k != late.runtime_id} == {
+            k: v for k, v in before.items() if k != late.runtime_id
+        }
     finally:
         second.close()
 
     third = DockerRuntime(engine, namespace=NAMESPACE)  # a repeated launch of a fully started task changes nothing
     try:
         third.launch(task)
-        wait_until(lambda: (t := observed(third, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values()))
+        wait_until(
+            lambda: (t := observed(third, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values())
+        )
         assert {c["Id"]: started_at(engine, c["Id"]) for c in tasks.docker_containers(task.task_arn)} == after
     finally:
         third.close()
@@ -470,7 +327,9 @@ def test_keep_stopped_leaves_containers_but_forgets_the_task(tasks: Tasks, engin
         runtime.close()
 
 
-def test_runtimes_of_other_namespaces_do_not_see_each_others_tasks(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+def test_runtimes_of_other_namespaces_do_not_see_each_others_tasks(
+    runtime: DockerRuntime, tasks: Tasks, engine: Any
+) -> None:
     task = tasks.new(web())
     runtime.launch(task)
     wait_state(runtime, task.task_arn, "web", "running")
@@ -505,7 +364,9 @@ class StaleFirstListing:
         return self._real.containers(*args, **kwargs)
 
 
-def test_a_name_conflict_with_the_same_task_adopts_and_restarts_nothing(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
+def test_a_name_conflict_with_the_same_task_adopts_and_restarts_nothing(
+    runtime: DockerRuntime, tasks: Tasks, engine: Any
+) -> None:
     task = tasks.new(web(), job("once", "exit 0"))
     runtime.launch(task)
     wait_state(runtime, task.task_arn, "web", "running")
@@ -514,7 +375,9 @@ def test_a_name_conflict_with_the_same_task_adopts_and_restarts_nothing(runtime:
     racing = DockerRuntime(StaleFirstListing(engine), namespace=NAMESPACE)
     try:
         racing.launch(task)
-        wait_until(lambda: (t := observed(racing, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values()))
+        wait_until(
+            lambda: (t := observed(racing, task.task_arn)) and all(c.state != "pulling" for c in t.containers.values())
+        )
         seen = observed(racing, task.task_arn)
         assert seen is not None and seen.failure is None
         assert {n: c.state for n, c in seen.containers.items()} == {"web": "running", "once": "exited"}
@@ -526,76 +389,36 @@ def test_a_name_conflict_with_the_same_task_adopts_and_restarts_nothing(runtime:
 def test_a_name_taken_by_another_task_fails_the_launch(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
     task = tasks.new(web())
     squatter = tasks.new(web())  # registered, so the clean-up removes the squatting container too
-    engine.api.create_container(WEB, name=spec.container_docker_name(task.task_id, "web"), labels={spec.TASK_ARN: squatter.task_arn})
+    engine.api.create_container(
+        WEB, name=spec.container_docker_name(task.task_id, "web"), labels={spec.TASK_ARN: squatter.task_arn}
+    )
     runtime.launch(task)
     failed: ObservedTask = wait_until(lambda: (t := observed(runtime, task.task_arn)) is not None and t.failure and t)
-    assert failed.failure == f"CannotCreateContainerError: the name {spec.container_docker_name(task.task_id, 'web')} is taken by another task"
+    assert (
+        failed.failure
+        == f"CannotCreateContainerError: the name {spec.container_docker_name(task.task_id, 'web')} is taken by another task"
+    )
     assert failed.failed_container == "web"
 
 
-class DroppingEvents:
-    """The real engine, except that the first event stream ends at once (a dropped connection)."""
-
-    def __init__(self, engine: Any) -> None:
-        self.api, self._real, self.streams = self, engine.api, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def events(self, *args: Any, **kwargs: Any) -> Any:
-        self.streams += 1
-        if self.streams == 1:
-            return Dropped()
-        return self._real.events(*args, **kwargs)
-
-
-class Dropped:
-    def __iter__(self) -> Iterator[Any]:
-        return iter(())
-
-    def close(self) -> None:
-        pass
-
-
-def test_the_event_stream_reconnects_and_close_ends_it(tasks: Tasks, engine: Any) -> None:
-    dropping = DroppingEvents(engine)
-    others = {t for t in threading.enumerate() if t.name == "ecsemu-docker-events"}  # a live emulator's
-    runtime = DockerRuntime(dropping, namespace=NAMESPACE)
-    calls: list[float] = []
-    try:
-        runtime.subscribe(lambda: calls.append(time.time()))
-        wait_until(lambda: dropping.streams >= 2 and calls, what="a reconnect and a catch-up callback")
-        task = tasks.new(job("main", "sleep 0.5", essential=True))
-        runtime.launch(task)
-        exited = wait_state(runtime, task.task_arn, "main", "exited")
-        assert exited.finished_at is not None
-        finished_at = exited.finished_at
-        wait_until(lambda: [t for t in calls if t >= finished_at], what="the die event after the reconnect")
-    finally:
-        runtime.close()
-    wait_until(
-        lambda: not [t for t in threading.enumerate() if t.name == "ecsemu-docker-events" and t.is_alive() and t not in others],
-        what="the event thread to end",
-    )
-
-
-def test_docker_available_answers_false_quickly_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
-    began = time.monotonic()
-    assert docker_available() is False
-    assert time.monotonic() - began < 2.5
-
-
 def test_remove_leaves_nothing_behind(runtime: DockerRuntime, tasks: Tasks, engine: Any) -> None:
-    task = tasks.new(web(mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]), job("side", "sleep 600"), volumes=[{"name": "data"}])
+    task = tasks.new(
+        web(mountPoints=[{"sourceVolume": "data", "containerPath": "/data"}]),
+        job("side", "sleep 600"),
+        volumes=[{"name": "data"}],
+    )
     runtime.launch(task)
     wait_state(runtime, task.task_arn, "side", "running")
     assert engine.api.networks(names=[f"ecsemu-{tasks.cluster}"])
     runtime.stop(task.task_arn, 2)
-    wait_until(lambda: (t := observed(runtime, task.task_arn)) and all(c.state == "exited" for c in t.containers.values()))
+    wait_until(
+        lambda: (t := observed(runtime, task.task_arn)) and all(c.state == "exited" for c in t.containers.values())
+    )
     runtime.remove(task.task_arn)
     runtime.remove(task.task_arn)  # idempotent
     wait_until(lambda: task.task_arn not in runtime.observe(), what="the task to be gone")
     assert tasks.docker_containers(task.task_arn) == []
     assert not engine.api.volumes(filters={"label": f"{spec.TASK_ARN}={task.task_arn}"})["Volumes"]
-    wait_until(lambda: not engine.api.networks(filters={"label": f"{spec.CLUSTER}={tasks.cluster}"}), what="the network to go")
+    wait_until(
+        lambda: not engine.api.networks(filters={"label": f"{spec.CLUSTER}={tasks.cluster}"}), what="the network to go"
+    )

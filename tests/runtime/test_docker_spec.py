@@ -15,6 +15,7 @@ from typing import Any
 import docker.types
 import pytest
 
+from ecsemu.runtime import container_env
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
 from ecsemu.runtime.base import TaskLaunch
@@ -37,7 +38,7 @@ def web(**extra: Any) -> dict[str, Any]:
 
 def build(task: TaskLaunch, name: str = "web", **kwargs: Any) -> spec.ContainerSpec:
     container = next(c for c in task.containers if c["name"] == name)
-    env = spec.environment(task, container, "eu-west-1", kwargs.pop("from_files", {}))
+    env = container_env.environment(task, container, "eu-west-1", kwargs.pop("from_files", {}))
     return spec.container_spec(task, container, image=container["image"], env=env, rank=0, **kwargs)
 
 
@@ -333,16 +334,7 @@ def test_dependency_failures_read_like_the_ecs_agents() -> None:
     assert reason.startswith("CannotStartContainerError: dependency graph: failed to resolve container ordering dependency [init] for target [app]")
 
 
-# --- environment files, images, task sizes -----------------------------------------------
-
-
-def test_env_files() -> None:
-    assert spec.parse_env_file("# comment\n\nA=1\nB = two=2\nnot a pair\n") == {"A": "1", "B": " two=2"}
-    assert spec.env_file_source({"value": "/tmp/app.env", "type": "s3"}) == ("local", "/tmp/app.env")
-    assert spec.env_file_source({"value": "arn:aws:s3:::bucket/app.env", "type": "s3"})[0] == "s3"
-    reason = spec.s3_env_file_failure("arn:aws:s3:::bucket/path/app.env")
-    assert reason.startswith("ResourceInitializationError: failed to download env files")
-    assert "key 'path/app.env' from bucket 'bucket'" in reason
+# --- images, task sizes ------------------------------------------------------------------
 
 
 def test_images() -> None:

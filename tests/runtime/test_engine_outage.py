@@ -14,7 +14,8 @@ from conftest import wait_until
 
 from ecsemu.reconcile.loop import Reconciler
 from ecsemu.runtime.base import RuntimeUnavailable
-from ecsemu.runtime.docker import DockerRuntime, engine_down
+from ecsemu.runtime.docker import DockerRuntime
+from ecsemu.runtime.docker_engine import engine_down
 from ecsemu.state.store import Store
 
 
