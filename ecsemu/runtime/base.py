@@ -90,8 +90,9 @@ class ContainerRuntime(Protocol):
 
 
 class LaunchRefused(Exception):
-    """A task cannot start as defined (a secret that does not resolve, a missing log group):
-    ``reason`` is ECS's stopped reason, ``container`` the container it is about."""
+    """A launch failed for good (an image that cannot be had, a container that cannot be
+    created, a secret that does not resolve, a missing log group): ``reason`` is ECS's stopped
+    reason, ``container`` the container to blame (None: the task as a whole)."""
 
     def __init__(self, reason: str, container: str | None = None) -> None:
         super().__init__(reason)

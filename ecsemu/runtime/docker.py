@@ -271,7 +271,7 @@ class DockerRuntime:
             pass
         except _Relist:
             delay = 0.0
-        except spec.LaunchFailure as failure:
+        except LaunchRefused as failure:
             job.failure, job.failed_container = failure.reason, failure.container
         except Exception as error:
             job.errors += 1
@@ -307,7 +307,7 @@ class DockerRuntime:
             if job.env is None:
                 refused = spec.refusal(launch, self.allow_host_access)
                 if refused:
-                    raise spec.LaunchFailure(refused, None)
+                    raise LaunchRefused(refused, None)
                 job.env = {c["name"]: self._environment(launch, c) for c in launch.containers}
             if job.images is None:
                 wanted = {name: job.by_name[name]["image"] for name in job.order}
@@ -338,10 +338,7 @@ class DockerRuntime:
 
     def _environment(self, launch: TaskLaunch, container: Record) -> dict[str, str]:
         hooks = self._plumbing.hooks if self._plumbing is not None else None
-        try:
-            return container_env.launch_environment(launch, container, self.region, hooks)
-        except LaunchRefused as refused:
-            raise spec.LaunchFailure(refused.reason, refused.container or container["name"]) from None
+        return container_env.launch_environment(launch, container, self.region, hooks)
 
     def _ensure_sandbox(self, launch: TaskLaunch, sandbox: Record | None) -> None:
         state = spec.container_state(sandbox["State"]) if sandbox else None
@@ -351,7 +348,7 @@ class DockerRuntime:
                 self._plumbing.announce(launch.task_arn, sandbox["Id"])
             return
         if state == "exited":
-            raise spec.LaunchFailure("ResourceInitializationError: the task's network sandbox exited", None)
+            raise LaunchRefused("ResourceInitializationError: the task's network sandbox exited", None)
         joined = (
             self._networks.joined(launch.cluster) if launch.network_mode != "none" else contextlib.nullcontext(None)
         )
@@ -368,7 +365,7 @@ class DockerRuntime:
                 try:
                     self._api.start(sandbox_id)
                 except docker.errors.APIError as error:
-                    raise spec.LaunchFailure(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
+                    raise LaunchRefused(f"CannotStartContainerError: {spec.daemon_message(error)}", None) from None
         if self._plumbing is not None and launch.network_mode != "none":
             self._plumbing.announce(launch.task_arn, sandbox_id)
 
@@ -408,14 +405,14 @@ class DockerRuntime:
                 )
             except docker.errors.APIError as error:
                 if error.status_code != 409:
-                    raise spec.LaunchFailure(
+                    raise LaunchRefused(
                         f"CannotCreateContainerError: {spec.daemon_message(error)}", culprit
                     ) from None
             # 409: the name is taken. This task's own container is adopted by listing again.
             labels = self._api.inspect_container(container_spec.name)["Config"].get("Labels") or {}
             if spec.owned(labels, self.namespace) and labels.get(spec.TASK_ARN) == task_arn:
                 raise _Relist
-            raise spec.LaunchFailure(
+            raise LaunchRefused(
                 f"CannotCreateContainerError: the name {container_spec.name} is taken by another task", culprit
             )
 
@@ -446,7 +443,7 @@ class DockerRuntime:
     def _block(self, job: LaunchJob, name: str, reason: str) -> None:
         """An essential container that cannot start fails the task; another just never starts."""
         if job.by_name[name].get("essential", True):
-            raise spec.LaunchFailure(reason, name)
+            raise LaunchRefused(reason, name)
         job.blocked[name] = reason
 
     def _dependencies(self, job: LaunchJob, name: str, existing: dict[str, Record]) -> tuple[spec.Verdict, str]:

@@ -40,7 +40,7 @@ from typing import Any
 
 import docker.errors
 
-from ecsemu.runtime.base import TaskLaunch
+from ecsemu.runtime.base import LaunchRefused, TaskLaunch
 from ecsemu.runtime.docker_spec import (
     CLUSTER,
     ECS_CLUSTER,
@@ -55,7 +55,6 @@ from ecsemu.runtime.docker_spec import (
     SANDBOX_CONTAINER_NAME,
     TASK_ARN,
     ContainerSpec,
-    LaunchFailure,
     daemon_message,
     drop_none,
     local_image_candidates,
@@ -446,7 +445,7 @@ class ImageResolution:
 
     ``ready`` never waits: it returns None once every asked-for container has its image,
     else how long until the deadline; ``wake`` is called when a pull ends. A failed or
-    overdue pull raises ``LaunchFailure("CannotPullContainerError: ...")`` naming the first
+    overdue pull raises ``LaunchRefused("CannotPullContainerError: ...")`` naming the first
     container that wanted the image.
     """
 
@@ -476,7 +475,7 @@ class ImageResolution:
                 del self._pulls[image]
                 if pull.exception() is not None:
                     _say_how_to_get(image, str(pull.exception()))
-                    raise LaunchFailure(f"CannotPullContainerError: {pull.exception()}", self._first_wanting(image))
+                    raise LaunchRefused(f"CannotPullContainerError: {pull.exception()}", self._first_wanting(image))
                 self.local |= {name: pull.result() for name in containers if self._wanted[name] == image}
         if self._pulls:
             left = self._deadline - time.monotonic()
@@ -485,7 +484,7 @@ class ImageResolution:
             image = min(self._pulls)
             reason = f"CannotPullContainerError: pulling {image} did not finish within {self._timeout_s:g}s"
             _say_how_to_get(image, reason)
-            raise LaunchFailure(reason, self._first_wanting(image))
+            raise LaunchRefused(reason, self._first_wanting(image))
         if self.stopped_at is None:
             self.stopped_at = time.time()
         return None

@@ -9,7 +9,7 @@ Vocabulary:
   are created and started by ascending rank and stopped by descending rank.
 - A *namespace* partitions one engine between runtimes (``owned``): a runtime sees only
   managed objects whose ``ecsemu.namespace`` label equals its own ("" = no label).
-- A *launch failure* (``LaunchFailure``) is final and worded as ECS words container reasons:
+- A *launch failure* (``base.LaunchRefused``) is final and worded as ECS words container reasons:
   ``CannotPullContainerError: ...``, ``CannotCreateContainerError: ...``,
   ``CannotStartContainerError: ...``, ``ResourceInitializationError: ...``.
 
@@ -74,14 +74,6 @@ HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
 _ECR = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<rest>.+)$")
 _EXITED = re.compile(r"^Exited \((?P<code>-?\d+)\)")
 _TIMESTAMP = re.compile(r"^(?P<base>[0-9-]+T[0-9:]+)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)?$")
-
-
-class LaunchFailure(Exception):
-    """A launch failed for good: ``reason`` as ECS words it, and the container to blame."""
-
-    def __init__(self, reason: str, container: str | None) -> None:
-        super().__init__(reason)
-        self.reason, self.container = reason, container
 
 
 def daemon_message(error: Exception) -> str:

@@ -18,7 +18,7 @@ import pytest
 from ecsemu.runtime import container_env
 from ecsemu.runtime import docker_sandbox as sandboxes
 from ecsemu.runtime import docker_spec as spec
-from ecsemu.runtime.base import TaskLaunch
+from ecsemu.runtime.base import LaunchRefused, TaskLaunch
 
 API_VERSION = "1.41"
 TASK_ID = "0123456789abcdef0123456789abcdef"
@@ -416,7 +416,7 @@ def test_a_failed_pull_is_a_cannot_pull_container_error_naming_the_container() -
     resolved, _ = resolution(images)
     resolved.ready(["web", "side"])
     images.pulls["away:1"].set_exception(RuntimeError("Error response from daemon: pull access denied for away"))
-    with pytest.raises(spec.LaunchFailure) as failure:
+    with pytest.raises(LaunchRefused) as failure:
         resolved.ready(["web", "side"])
     assert failure.value.reason == "CannotPullContainerError: Error response from daemon: pull access denied for away"
     assert failure.value.container == "side"
@@ -424,5 +424,5 @@ def test_a_failed_pull_is_a_cannot_pull_container_error_naming_the_container() -
 
 def test_a_pull_past_its_deadline_fails_the_launch() -> None:
     resolved, _ = resolution(FakeImages({"here:1"}), timeout_s=0.0)
-    with pytest.raises(spec.LaunchFailure, match="CannotPullContainerError: pulling away:1 did not finish within 0s"):
+    with pytest.raises(LaunchRefused, match="CannotPullContainerError: pulling away:1 did not finish within 0s"):
         resolved.ready(["web", "side"])
