@@ -40,12 +40,15 @@ def answer(port: int) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
 
 
-@pytest.fixture
-def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, Any]]:
-    ecs, elbv2 = docker_ecs, client("elbv2", docker_emulator.endpoint)
-    lb = elbv2.create_load_balancer(Name="web", Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
+def create_web_behind_alb(
+    ecs: Any, elbv2: Any, *, name: str, cluster: str, listener_port: int, desired: int, stop_timeout: int = 5
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An ALB, an ``ip`` target group with fast health checks (5 s, 2 checks, 10 s draining),
+    an HTTP listener on ``listener_port``, and a Fargate service ``name`` of ``desired`` web
+    tasks in ``cluster`` registered in it: (load balancer, target group, listener)."""
+    lb = elbv2.create_load_balancer(Name=name, Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
     tg = elbv2.create_target_group(
-        Name="web", Protocol="HTTP", Port=8080, VpcId=lb["VpcId"], TargetType="ip",
+        Name=name, Protocol="HTTP", Port=8080, VpcId=lb["VpcId"], TargetType="ip",
         HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
         HealthyThresholdCount=2, UnhealthyThresholdCount=2,
     )["TargetGroups"][0]  # fmt: skip
@@ -53,33 +56,49 @@ def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, 
         TargetGroupArn=tg["TargetGroupArn"], Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "10"}]
     )
     listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18080,
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=listener_port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
     )["Listeners"][0]  # fmt: skip
-    ecs.create_cluster(clusterName="alb")
+    ecs.create_cluster(clusterName=cluster)
     ecs.register_task_definition(
-        family="web", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        containerDefinitions=[{"name": "web", "image": IMAGE, "portMappings": [{"containerPort": 8080}], "stopTimeout": 5}],
+        family=name, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[
+            {"name": "web", "image": IMAGE, "portMappings": [{"containerPort": 8080}], "stopTimeout": stop_timeout}
+        ],
     )  # fmt: skip
     ecs.create_service(
-        cluster="alb", serviceName="web", taskDefinition="web", desiredCount=3, launchType="FARGATE",
+        cluster=cluster, serviceName=name, taskDefinition=name, desiredCount=desired, launchType="FARGATE",
         networkConfiguration=NETWORK, healthCheckGracePeriodSeconds=0,
         loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "web", "containerPort": 8080}],
     )  # fmt: skip
+    return lb, tg, listener
+
+
+@pytest.fixture
+def web_behind_alb(docker_ecs: Any, docker_emulator: Any) -> Iterator[dict[str, Any]]:
+    ecs, elbv2 = docker_ecs, client("elbv2", docker_emulator.endpoint)
+    _, tg, listener = create_web_behind_alb(ecs, elbv2, name="web", cluster="alb", listener_port=18080, desired=3)
     ecs.get_waiter("services_stable").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
     port = listener_port(elbv2, listener["ListenerArn"])
 
     def all_healthy() -> bool:
-        states = [d["TargetHealth"]["State"] for d in elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]]
+        states = [
+            d["TargetHealth"]["State"]
+            for d in elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        ]
         return states == ["healthy"] * 3
 
     wait_until(all_healthy, timeout=60, what="three healthy targets")
-    yield {"ecs": ecs, "elbv2": elbv2, "tg": tg["TargetGroupArn"], "port": port, "namespace": docker_emulator.runtime.namespace}
+    yield {
+        "ecs": ecs,
+        "elbv2": elbv2,
+        "tg": tg["TargetGroupArn"],
+        "port": port,
+        "namespace": docker_emulator.runtime.namespace,
+    }
     ecs.update_service(cluster="alb", service="web", desiredCount=0)
     ecs.delete_service(cluster="alb", service="web", force=True)
     ecs.get_waiter("services_inactive").wait(cluster="alb", services=["web"], WaiterConfig=WAIT)
-
-
 
 
 class SteadyLoad:
@@ -128,7 +147,10 @@ def weighted_listener(elbv2: Any, lb_arn: str, blue: str, green: str, port: int)
     (the production listener rule a blue/green service moves)."""
     weighted = {"TargetGroups": [{"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}
     listener = elbv2.create_listener(
-        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=port, DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}]
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=port,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": weighted}],
     )["Listeners"][0]
     rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     return str(listener["ListenerArn"]), str(next(r for r in rules if r["IsDefault"])["RuleArn"])

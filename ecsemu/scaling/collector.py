@@ -166,11 +166,11 @@ class Collector:
         if self.traffic is None:
             return []
         out: list[tuple[Scope, Datapoint]] = []
-        groups = self._target_groups()
         try:
             readings = self.traffic()
         except TimeoutError:
             return []  # the load balancer's loop is busy: the next sample counts it all
+        groups = self._target_groups() if readings else {}  # read only when there is traffic
         for counters in readings:
             key = (counters.load_balancer_arn, counters.target_group_arn)
             previous = self._traffic.get(key)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from alb_fixture import NETWORK, listener_port
+from alb_fixture import create_web_behind_alb, listener_port
 from conftest import client, wait_until
 
 from ecsemu.app import Emulator
@@ -40,7 +40,9 @@ def fast_docker() -> Iterator[Emulator]:
 
 @pytest.fixture
 def aws(fast_docker: Emulator) -> Iterator[dict[str, Any]]:
-    clients = {name: client(name, fast_docker.endpoint) for name in ("ecs", "application-autoscaling", "elbv2", "cloudwatch")}
+    clients = {
+        name: client(name, fast_docker.endpoint) for name in ("ecs", "application-autoscaling", "elbv2", "cloudwatch")
+    }
     yield clients
     requests.post(f"{fast_docker.endpoint}/_ecsemu/reset", json={}, timeout=10)
     fast_docker.reconciler.nudge()
@@ -101,34 +103,27 @@ def test_a_cpu_burning_service_scales_out_on_measured_cpu_and_back_in(aws: dict[
 
     wait_until(idle_until_min, timeout=120, interval=0.5, what="the idle service to scale back in to 1")
     assert min(seen) >= 1 and max(seen) <= 3, seen
-    activities = aas.describe_scaling_activities(ServiceNamespace="ecs", ResourceId="service/burn/burner")["ScalingActivities"]
+    activities = aas.describe_scaling_activities(ServiceNamespace="ecs", ResourceId="service/burn/burner")[
+        "ScalingActivities"
+    ]
     assert activities[0]["Description"] == "Setting desired count to 1."
-    assert any(a["Description"] == "Setting desired count to 3." or a["Description"] == "Setting desired count to 2." for a in activities)
+    assert any(
+        a["Description"] == "Setting desired count to 3." or a["Description"] == "Setting desired count to 2."
+        for a in activities
+    )
 
 
 def test_request_count_through_the_alb_scales_the_service(aws: dict[str, Any], fast_docker: Emulator) -> None:
     ecs, aas, elbv2 = aws["ecs"], aws["application-autoscaling"], aws["elbv2"]
-    lb = elbv2.create_load_balancer(Name="busy", Subnets=["subnet-1", "subnet-2"])["LoadBalancers"][0]
-    tg = elbv2.create_target_group(
-        Name="busy", Protocol="HTTP", Port=8080, VpcId=lb["VpcId"], TargetType="ip", HealthCheckPath="/health",
-        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
-    )["TargetGroups"][0]  # fmt: skip
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=18090,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
-    )["Listeners"][0]  # fmt: skip
-    ecs.create_cluster(clusterName="reqs")
-    ecs.register_task_definition(
-        family="busy", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
-        containerDefinitions=[{"name": "web", "image": IMAGE, "portMappings": [{"containerPort": 8080}], "stopTimeout": 2}],
-    )  # fmt: skip
-    ecs.create_service(
-        cluster="reqs", serviceName="busy", taskDefinition="busy", desiredCount=1, launchType="FARGATE",
-        networkConfiguration=NETWORK, healthCheckGracePeriodSeconds=0,
-        loadBalancers=[{"targetGroupArn": tg["TargetGroupArn"], "containerName": "web", "containerPort": 8080}],
-    )  # fmt: skip
+    lb, tg, listener = create_web_behind_alb(
+        ecs, elbv2, name="busy", cluster="reqs", listener_port=18090, desired=1, stop_timeout=2
+    )
     port = listener_port(elbv2, listener["ListenerArn"])
-    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=3).status_code == 200, timeout=60, what="a healthy target")
+    wait_until(
+        lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=3).status_code == 200,
+        timeout=60,
+        what="a healthy target",
+    )
     label = lb["LoadBalancerArn"].split(":loadbalancer/")[1] + "/" + tg["TargetGroupArn"].split(":")[-1]
     aas.register_scalable_target(ResourceId="service/reqs/busy", MinCapacity=1, MaxCapacity=3, **TARGET)
     aas.put_scaling_policy(
@@ -152,12 +147,19 @@ def test_request_count_through_the_alb_scales_the_service(aws: dict[str, Any], f
     for thread in clients:
         thread.start()
     try:
-        wait_until(lambda: desired(ecs, "reqs", "busy") == 3, timeout=90, interval=0.5, what="the request load to scale out to 3")
+        wait_until(
+            lambda: desired(ecs, "reqs", "busy") == 3,
+            timeout=90,
+            interval=0.5,
+            what="the request load to scale out to 3",
+        )
     finally:
         stop.set()
         for thread in clients:
             thread.join(timeout=10)
-    cause = aas.describe_scaling_activities(ServiceNamespace="ecs", ResourceId="service/reqs/busy")["ScalingActivities"][0]["Cause"]
+    cause = aas.describe_scaling_activities(ServiceNamespace="ecs", ResourceId="service/reqs/busy")[
+        "ScalingActivities"
+    ][0]["Cause"]
     assert "AlarmHigh" in cause and cause.endswith("triggered policy requests"), cause
     ecs.update_service(cluster="reqs", service="busy", desiredCount=0)
     ecs.delete_service(cluster="reqs", service="busy", force=True)
